@@ -1,0 +1,37 @@
+/*
+ * bin.h -- the slabs of one small size class in one arena
+ *
+ * Glossary: cur = the slab objects are taken from; nonfull = the arena's other
+ * slabs of the class with free objects (full slabs are in no list; an empty slab
+ * goes back to the extent allocator). fill = objects to a thread cache; flush =
+ * objects back from one.
+ */
+#ifndef PMALLOC_BIN_H
+#define PMALLOC_BIN_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+struct heap;
+struct arena;
+struct extent;
+
+struct bin {
+	pthread_mutex_t lock;     /* guards the bin and its slabs' bitmaps */
+	struct extent *cur;       /* slab being allocated from */
+	struct extent *nonfull;   /* other slabs with free objects */
+	uint64_t nslabs;          /* slabs of this bin */
+	uint64_t nused;           /* objects handed out (incl. thread caches) */
+	uint64_t nmalloc;         /* objects ever handed out */
+	uint64_t nfree;           /* objects ever returned */
+};
+
+/* Take up to n objects of class szind from arena a into out; returns how many. */
+unsigned bin_fill(struct heap *h, struct arena *a, unsigned szind, void **out, unsigned n);
+
+#define BIN_FLUSH_MAX 256
+
+/* Return n (<= BIN_FLUSH_MAX) objects of class szind to the slabs (of any arena) they came from. */
+void bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n);
+
+#endif

@@ -1,0 +1,680 @@
+/*
+ * extent.c -- the extent allocator: near-best-fit free bins, split, coalesce,
+ * descriptors in metadata chunks, and decay-based purging
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/extent.h"
+#include "alloc/heap.h"
+#include "common/errmsg.h"
+
+#define META_CHUNK_PAGES 16     /* pages carved for descriptors at a time */
+#define DECAY_PERIOD_MS 10      /* how often decay looks at the LRU */
+
+static _Atomic long decay_ms = -1;  /* -1: not read from the environment yet */
+
+API long
+pmalloc_set_decay_ms(long ms)
+{
+	long old = extent_decay_ms();
+	atomic_store(&decay_ms, ms < 0 ? 0 : ms);
+	return old;
+}
+
+long
+extent_decay_ms(void)
+{
+	long ms = atomic_load_explicit(&decay_ms, memory_order_relaxed);
+	if (unlikely(ms < 0)) {
+		const char *s = secure_getenv("PMALLOC_DECAY_MS");
+		char *end = NULL;
+		ms = s ? strtol(s, &end, 10) : 10000;
+		if (!s || *end != '\0' || ms < 0)
+			ms = 10000;
+		atomic_store(&decay_ms, ms);
+	}
+	return ms;
+}
+
+/* ---- page size classes of free runs ------------------------------------- */
+
+static unsigned
+pind_floor(size_t n)
+{
+	if (n < 4)
+		return (unsigned)n - 1;
+	unsigned lg = 63u - (unsigned)__builtin_clzll(n);
+	return 3 + (lg - 2) * 4 + (unsigned)((n >> (lg - 2)) & 3);
+}
+
+static size_t
+pind_lower(unsigned i)
+{
+	if (i < 3)
+		return i + 1;
+	unsigned lg = (i - 3) / 4 + 2;
+	return (size_t)(4 + (i - 3) % 4) << (lg - 2);
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+static void
+list_push(struct extent **head, struct extent *e)
+{
+	e->prev = NULL;
+	e->next = *head;
+	if (*head)
+		(*head)->prev = e;
+	*head = e;
+}
+
+static void
+list_remove(struct extent **head, struct extent *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		*head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+lru_append(struct extents *x, struct extent *e)
+{
+	e->lru_next = NULL;
+	e->lru_prev = x->lru_tail;
+	if (x->lru_tail)
+		x->lru_tail->lru_next = e;
+	else
+		x->lru_head = e;
+	x->lru_tail = e;
+}
+
+static void
+lru_remove(struct extents *x, struct extent *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		x->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		x->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+/* ---- page map ----------------------------------------------------------- */
+
+static inline size_t
+page_of(const struct heap *h, uintptr_t addr)
+{
+	return (addr - h->pm.base) >> LG_PAGE;
+}
+
+/* Map the first and last page of e to it (free, large and meta extents). */
+static void
+pm_bound(struct heap *h, struct extent *e, unsigned szind)
+{
+	size_t first = page_of(h, e->addr);
+	h->pm.map[first] = pm_entry(e, szind);
+	h->pm.map[first + e->npages - 1] = pm_entry(e, szind);
+}
+
+/* Map every page of e to it (slabs). */
+static void
+pm_fill(struct heap *h, struct extent *e, unsigned szind)
+{
+	size_t first = page_of(h, e->addr);
+	uint64_t ent = pm_entry(e, szind);
+	for (size_t i = 0; i < e->npages; i++)
+		h->pm.map[first + i] = ent;
+}
+
+/* Zero the entries of e's interior pages. */
+static void
+pm_clear_interior(struct heap *h, struct extent *e)
+{
+	size_t first = page_of(h, e->addr);
+	for (size_t i = 1; i + 1 < e->npages; i++)
+		h->pm.map[first + i] = 0;
+}
+
+/* ---- free bins ---------------------------------------------------------- */
+
+static void
+bin_insert(struct extents *x, struct extent *e)
+{
+	int clean = e->state == EXTENT_CLEAN;
+	unsigned i = pind_floor(e->npages);
+	list_push(&x->bins[clean][i], e);
+	x->nonempty[clean][i / 64] |= UINT64_C(1) << (i % 64);
+	if (!clean) {
+		x->dirty_pages += e->npages;
+		if (x->can_purge)
+			lru_append(x, e);
+	}
+}
+
+static void
+bin_remove(struct extents *x, struct extent *e)
+{
+	int clean = e->state == EXTENT_CLEAN;
+	unsigned i = pind_floor(e->npages);
+	list_remove(&x->bins[clean][i], e);
+	if (!x->bins[clean][i])
+		x->nonempty[clean][i / 64] &= ~(UINT64_C(1) << (i % 64));
+	if (!clean) {
+		x->dirty_pages -= e->npages;
+		if (x->can_purge)
+			lru_remove(x, e);
+	}
+}
+
+/* The first non-empty bin at or above i, or NPBINS. */
+static unsigned
+bin_next(const struct extents *x, int clean, unsigned i)
+{
+	while (i < NPBINS) {
+		uint64_t w = x->nonempty[clean][i / 64] >> (i % 64);
+		if (w)
+			return i + (unsigned)__builtin_ctzll(w);
+		i = (i / 64 + 1) * 64;
+	}
+	return NPBINS;
+}
+
+/*
+ * bin_find -- a free extent of at least npages: from the request's own bin if one
+ * there fits (a short scan), else the head of the next non-empty larger bin, whose
+ * every member fits; so the result is within a size class of the best fit.
+ */
+static struct extent *
+bin_find(struct extents *x, int clean, size_t npages)
+{
+	unsigned i = pind_floor(npages);
+	if (x->bins[clean][i] && pind_lower(i) == npages)
+		return x->bins[clean][i];
+	if (x->bins[clean][i]) {
+		int budget = 16;
+		for (struct extent *e = x->bins[clean][i]; e && budget--; e = e->next)
+			if (e->npages >= npages)
+				return e;
+	}
+	unsigned j = bin_next(x, clean, i + 1);
+	return j < NPBINS ? x->bins[clean][j] : NULL;
+}
+
+/* ---- descriptors -------------------------------------------------------- */
+
+static void
+desc_put(struct extents *x, struct extent *e)
+{
+	e->state = EXTENT_META;
+	e->next = x->desc_free;
+	x->desc_free = e;
+}
+
+/* Turn [addr, addr + pages) into a metadata chunk of free descriptors. */
+static void
+desc_carve(struct heap *h, uintptr_t addr, size_t pages)
+{
+	struct extents *x = &h->ext;
+	struct extent *descs = (struct extent *)addr;
+	size_t n = pages * PAGE / sizeof(struct extent);
+	struct extent *chunk = &descs[0];
+	memset(chunk, 0, sizeof(*chunk));
+	chunk->addr = addr;
+	chunk->npages = pages;
+	chunk->state = EXTENT_META;
+	chunk->szind = SZIND_NONE;
+	pm_bound(h, chunk, SZIND_NONE);
+	x->meta_pages += pages;
+	for (size_t i = n; i-- > 1;)
+		desc_put(x, &descs[i]);
+}
+
+static unsigned
+desc_count(const struct extents *x, unsigned upto)
+{
+	unsigned have = 0;
+	for (struct extent *d = x->desc_free; d && have < upto; d = d->next)
+		have++;
+	return have;
+}
+
+static struct extent *
+find_any(struct extents *x, size_t npages)
+{
+	struct extent *e = bin_find(x, 0, npages);
+	return e ? e : bin_find(x, 1, npages);
+}
+
+/* Make sure at least `need` descriptors are free; false when no page is left. */
+static bool
+desc_reserve(struct heap *h, unsigned need)
+{
+	struct extents *x = &h->ext;
+	size_t last = (h->pm.limit >> LG_PAGE) - 1;
+	while (desc_count(x, need) < need) {
+		/* from the top of the pool, where long-lived metadata splits no run */
+		struct extent *top = pm_extent(h->pm.map[last]);
+		if (top && (top->state == EXTENT_DIRTY || top->state == EXTENT_CLEAN)
+				&& top->npages > META_CHUNK_PAGES) {
+			bin_remove(x, top);
+			top->npages -= META_CHUNK_PAGES;
+			desc_carve(h, top->addr + top->npages * PAGE, META_CHUNK_PAGES);
+			pm_bound(h, top, SZIND_NONE);
+			bin_insert(x, top);
+			continue;
+		}
+		struct extent *src = NULL;
+		size_t pages;
+		for (pages = META_CHUNK_PAGES; pages >= 1; pages /= 2)
+			if ((src = find_any(x, pages)) != NULL)
+				break;
+		if (!src)
+			return false;
+		bin_remove(x, src);
+		desc_carve(h, src->addr, pages);
+		if (src->npages > pages) {
+			src->addr += pages * PAGE;
+			src->npages -= pages;
+			pm_bound(h, src, SZIND_NONE);
+			bin_insert(x, src);
+		} else {
+			desc_put(x, src);
+		}
+	}
+	return true;
+}
+
+static struct extent *
+desc_get(struct extents *x)
+{
+	struct extent *d = x->desc_free;
+	x->desc_free = d->next;
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+/* ---- split and coalesce ------------------------------------------------- */
+
+/* Cut e after npages; the tail gets a descriptor (reserved), e's state and bins. */
+static struct extent *
+split_tail(struct heap *h, struct extent *e, size_t npages)
+{
+	struct extent *t = desc_get(&h->ext);
+	t->addr = e->addr + npages * PAGE;
+	t->npages = e->npages - npages;
+	t->state = e->state;
+	t->zeroed = e->zeroed;
+	t->tstamp = e->tstamp;
+	t->szind = SZIND_NONE;
+	e->npages = npages;
+	pm_bound(h, t, SZIND_NONE);
+	return t;
+}
+
+/* The free neighbour of e on one side in the same state, or NULL. */
+static struct extent *
+neighbour(struct heap *h, struct extent *e, bool after)
+{
+	size_t first = page_of(h, e->addr);
+	size_t npages = h->pm.limit >> LG_PAGE;
+	size_t p;
+	if (after) {
+		p = first + e->npages;
+		if (p >= npages)
+			return NULL;
+	} else {
+		if (first == 0)
+			return NULL;
+		p = first - 1;
+	}
+	uint64_t ent = h->pm.map[p];
+	struct extent *n = pm_extent(ent);
+	if (!n || n->state != e->state)
+		return NULL;
+	return n;
+}
+
+/* Merge e with its free neighbours of the same state and file it in its bin. */
+static void
+coalesce_insert(struct heap *h, struct extent *e)
+{
+	struct extents *x = &h->ext;
+	struct extent *n;
+	while ((n = neighbour(h, e, false)) != NULL) {
+		bin_remove(x, n);
+		h->pm.map[page_of(h, n->addr) + n->npages - 1] = 0;
+		h->pm.map[page_of(h, e->addr)] = 0;
+		n->npages += e->npages;
+		n->zeroed = n->zeroed && e->zeroed;
+		n->tstamp = MAX(n->tstamp, e->tstamp);
+		desc_put(x, e);
+		e = n;
+	}
+	while ((n = neighbour(h, e, true)) != NULL) {
+		bin_remove(x, n);
+		h->pm.map[page_of(h, e->addr) + e->npages - 1] = 0;
+		h->pm.map[page_of(h, n->addr)] = 0;
+		e->npages += n->npages;
+		e->zeroed = e->zeroed && n->zeroed;
+		e->tstamp = MAX(n->tstamp, e->tstamp);
+		desc_put(x, n);
+	}
+	e->szind = SZIND_NONE;
+	pm_bound(h, e, SZIND_NONE);
+	bin_insert(x, e);
+}
+
+/* ---- purging ------------------------------------------------------------ */
+
+/*
+ * purge_locked -- punch out dirty extents: every one (all), else those older than
+ * the decay time, and the oldest while dirty pages exceed the cap (the larger of
+ * dirty_min_pages and an eighth of the active pages; down to half the cap). The
+ * lock is dropped around the system calls; the extents are PURGING meanwhile.
+ */
+static void
+purge_locked(struct heap *h, bool all, uint64_t now)
+{
+	struct extents *x = &h->ext;
+	if (!x->can_purge)
+		return;
+	long decay = extent_decay_ms();
+	size_t cap = MAX(x->dirty_min_pages, x->active_pages / 8);
+	size_t target = x->dirty_pages > cap ? cap / 2 : x->dirty_pages;
+	struct extent *batch = NULL;
+	struct extent *e;
+	while ((e = x->lru_head) != NULL) {
+		bool old = e->tstamp + (uint64_t)decay <= now;
+		if (!all && !old && x->dirty_pages <= target)
+			break;
+		bin_remove(x, e);
+		e->state = EXTENT_PURGING;
+		e->next = batch;
+		batch = e;
+	}
+	x->next_decay_ms = now + DECAY_PERIOD_MS;
+	if (!batch)
+		return;
+	pthread_mutex_unlock(&x->lock);
+	for (e = batch; e; e = e->next)
+		e->zeroed = region_purge(&h->region, (void *)e->addr, e->npages * PAGE);
+	pthread_mutex_lock(&x->lock);
+	while ((e = batch) != NULL) {
+		batch = e->next;
+		x->purged_bytes += e->npages * PAGE;
+		e->state = EXTENT_CLEAN;
+		coalesce_insert(h, e);
+	}
+}
+
+static void
+maybe_purge(struct heap *h)
+{
+	struct extents *x = &h->ext;
+	if (!x->can_purge || !x->lru_head)
+		return;
+	size_t cap = MAX(x->dirty_min_pages, x->active_pages / 8);
+	uint64_t now = util_now_ms();
+	if (x->dirty_pages > cap || now >= x->next_decay_ms)
+		purge_locked(h, false, now);
+}
+
+void
+extent_purge(struct heap *h, bool all)
+{
+	pthread_mutex_lock(&h->ext.lock);
+	purge_locked(h, all, util_now_ms());
+	pthread_mutex_unlock(&h->ext.lock);
+}
+
+/* ---- the allocator ------------------------------------------------------ */
+
+bool
+extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed)
+{
+	struct extents *x = &h->ext;
+	if (npages < META_CHUNK_PAGES + 1)
+		return false;
+	pthread_mutex_init(&x->lock, NULL);
+	x->can_purge = h->region.kind != REGION_CALLER;
+	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)8192);
+	desc_carve(h, base, META_CHUNK_PAGES);
+	struct extent *d = desc_get(x);
+	d->addr = base + META_CHUNK_PAGES * PAGE;
+	d->npages = npages - META_CHUNK_PAGES;
+	/* a region that cannot purge keeps one free state, so every run merges */
+	d->state = x->can_purge ? EXTENT_CLEAN : EXTENT_DIRTY;
+	d->zeroed = zeroed;
+	d->szind = SZIND_NONE;
+	pm_bound(h, d, SZIND_NONE);
+	bin_insert(x, d);
+	return true;
+}
+
+static void
+account(struct extents *x, enum extent_state state, long npages)
+{
+	if (state == EXTENT_META)
+		x->meta_pages += (size_t)npages;
+	else
+		x->active_pages += (size_t)npages;
+}
+
+struct extent *
+extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state state,
+		unsigned szind)
+{
+	struct extents *x = &h->ext;
+	size_t limit_pages = h->pm.limit >> LG_PAGE;
+	size_t align_pages = align > PAGE ? align >> LG_PAGE : 1;
+	if (npages > limit_pages || align_pages > limit_pages
+			|| npages + align_pages - 1 > limit_pages) {
+		errmsg_set(ENOMEM, "pool exhausted: %zu pages asked, %zu in the pool",
+				npages, limit_pages);
+		return NULL;
+	}
+	size_t need = npages + align_pages - 1;
+	pthread_mutex_lock(&x->lock);
+	desc_reserve(h, 2);     /* best effort: an exact fit needs none */
+	struct extent *e = find_any(x, need);
+	if (!e && x->lru_head) {
+		/* dirty and clean runs do not merge: purging makes every run clean */
+		purge_locked(h, true, util_now_ms());
+		e = find_any(x, need);
+	}
+	size_t lead = e ? (ALIGN_UP(e->addr, align_pages * PAGE) - e->addr) >> LG_PAGE : 0;
+	if (!e || desc_count(x, 2) < (unsigned)(lead != 0) + (e->npages - lead > npages)) {
+		pthread_mutex_unlock(&x->lock);
+		errmsg_set(ENOMEM, "pool exhausted: no run of %zu free pages", need);
+		return NULL;
+	}
+	bin_remove(x, e);
+	if (lead) {
+		struct extent *rest = split_tail(h, e, lead);
+		pm_bound(h, e, SZIND_NONE);
+		bin_insert(x, e);
+		e = rest;
+	}
+	if (e->npages > npages) {
+		struct extent *tail = split_tail(h, e, npages);
+		bin_insert(x, tail);
+	}
+	e->state = (uint8_t)state;
+	e->szind = (uint8_t)szind;
+	e->prev = e->next = NULL;
+	account(x, state, (long)npages);
+	if (state == EXTENT_SLAB)
+		pm_fill(h, e, szind);
+	else
+		pm_bound(h, e, szind);
+	pthread_mutex_unlock(&x->lock);
+	return e;
+}
+
+static void
+free_locked(struct heap *h, struct extent *e)
+{
+	struct extents *x = &h->ext;
+	account(x, (enum extent_state)e->state, -(long)e->npages);
+	if (e->state == EXTENT_SLAB)
+		pm_clear_interior(h, e);
+	e->state = EXTENT_DIRTY;
+	e->zeroed = 0;
+	e->tstamp = util_now_ms();
+	coalesce_insert(h, e);
+}
+
+void
+extent_free(struct heap *h, struct extent *e)
+{
+	pthread_mutex_lock(&h->ext.lock);
+	free_locked(h, e);
+	maybe_purge(h);
+	pthread_mutex_unlock(&h->ext.lock);
+}
+
+bool
+extent_grow(struct heap *h, struct extent *e, size_t npages, unsigned szind)
+{
+	struct extents *x = &h->ext;
+	bool ok = false;
+	pthread_mutex_lock(&x->lock);
+	size_t more = npages - e->npages;
+	size_t next_page = page_of(h, e->addr) + e->npages;
+	struct extent *n = next_page < (h->pm.limit >> LG_PAGE)
+		? pm_extent(h->pm.map[next_page]) : NULL;
+	if (n && (n->state == EXTENT_DIRTY || n->state == EXTENT_CLEAN)
+			&& n->npages >= more && desc_reserve(h, 1)) {
+		/* desc_reserve may have carved n: look again */
+		n = pm_extent(h->pm.map[next_page]);
+		if (n && (n->state == EXTENT_DIRTY || n->state == EXTENT_CLEAN)
+				&& n->npages >= more) {
+			bin_remove(x, n);
+			if (n->npages > more)
+				bin_insert(x, split_tail(h, n, more));
+			h->pm.map[next_page] = 0;
+			if (e->npages > 1)
+				h->pm.map[next_page - 1] = 0;
+			e->npages = npages;
+			e->szind = (uint8_t)szind;
+			desc_put(x, n);
+			account(x, (enum extent_state)e->state, (long)more);
+			pm_bound(h, e, szind);
+			ok = true;
+		}
+	}
+	pthread_mutex_unlock(&x->lock);
+	return ok;
+}
+
+bool
+extent_shrink(struct heap *h, struct extent *e, size_t npages, unsigned szind)
+{
+	struct extents *x = &h->ext;
+	pthread_mutex_lock(&x->lock);
+	if (!desc_reserve(h, 1)) {
+		pthread_mutex_unlock(&x->lock);
+		return false;
+	}
+	h->pm.map[page_of(h, e->addr) + e->npages - 1] = 0;
+	struct extent *tail = split_tail(h, e, npages);
+	tail->state = e->state;
+	e->szind = (uint8_t)szind;
+	pm_bound(h, e, szind);
+	free_locked(h, tail);
+	maybe_purge(h);
+	pthread_mutex_unlock(&x->lock);
+	return true;
+}
+
+/* ---- consistency -------------------------------------------------------- */
+
+#define CHECK(cond, ...) do { if (!(cond)) { errmsg_set(EINVAL, __VA_ARGS__); return 0; } } while (0)
+
+int
+extents_check(struct heap *h)
+{
+	struct extents *x = &h->ext;
+	size_t npages = h->pm.limit >> LG_PAGE;
+	size_t nfree_walk = 0, dirty = 0, active = 0, meta = 0;
+	for (size_t p = 0; p < npages;) {
+		uint64_t ent = h->pm.map[p];
+		struct extent *e = pm_extent(ent);
+		CHECK(e, "page %zu starts no extent", p);
+		CHECK(e->addr == h->pm.base + p * PAGE, "page %zu: extent at %#lx", p,
+				(unsigned long)e->addr);
+		CHECK(e->npages >= 1 && p + e->npages <= npages, "page %zu: bad length %zu",
+				p, e->npages);
+		CHECK(pm_extent(h->pm.map[p + e->npages - 1]) == e,
+				"page %zu: last page does not map to its extent", p);
+		for (size_t i = 1; i + 1 < e->npages; i++) {
+			uint64_t in = h->pm.map[p + i];
+			if (e->state == EXTENT_SLAB)
+				CHECK(pm_extent(in) == e, "slab at page %zu: page %zu unmapped", p, i);
+			else
+				CHECK(in == 0, "extent at page %zu: stale entry at page %zu", p, i);
+		}
+		switch (e->state) {
+		case EXTENT_DIRTY:
+		case EXTENT_CLEAN: {
+			nfree_walk++;
+			if (e->state == EXTENT_DIRTY)
+				dirty += e->npages;
+			size_t q = p + e->npages;
+			if (q < npages) {
+				struct extent *n = pm_extent(h->pm.map[q]);
+				CHECK(!n || n->state != e->state,
+						"free extents at pages %zu and %zu not coalesced", p, q);
+			}
+			break;
+		}
+		case EXTENT_SLAB:
+			CHECK(e->szind < NSMALL && e->npages == sz_classes[e->szind].npages,
+					"slab at page %zu: class %u, %zu pages", p, e->szind, e->npages);
+			active += e->npages;
+			break;
+		case EXTENT_LARGE:
+			active += e->npages;
+			break;
+		case EXTENT_META:
+			meta += e->npages;
+			break;
+		case EXTENT_PURGING:
+			break;
+		default:
+			CHECK(0, "page %zu: unknown extent state %u", p, e->state);
+		}
+		p += e->npages;
+	}
+	size_t nfree_bins = 0;
+	for (int c = 0; c < 2; c++)
+		for (unsigned i = 0; i < NPBINS; i++) {
+			bool bit = (x->nonempty[c][i / 64] >> (i % 64)) & 1;
+			CHECK(bit == (x->bins[c][i] != NULL), "free bin %u/%d: bitmap wrong", i, c);
+			for (struct extent *e = x->bins[c][i]; e; e = e->next) {
+				CHECK(e->state == (c ? EXTENT_CLEAN : EXTENT_DIRTY),
+						"free bin %u/%d holds an extent in state %u", i, c, e->state);
+				CHECK(pind_floor(e->npages) == i, "free bin %u holds %zu pages",
+						i, e->npages);
+				nfree_bins++;
+			}
+		}
+	CHECK(nfree_bins == nfree_walk, "%zu free extents in bins, %zu in the page map",
+			nfree_bins, nfree_walk);
+	CHECK(dirty == x->dirty_pages, "dirty pages: counted %zu, recorded %zu",
+			dirty, x->dirty_pages);
+	CHECK(active == x->active_pages, "active pages: counted %zu, recorded %zu",
+			active, x->active_pages);
+	CHECK(meta == x->meta_pages, "metadata pages: counted %zu, recorded %zu",
+			meta, x->meta_pages);
+	return 1;
+}

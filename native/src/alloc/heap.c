@@ -1,0 +1,318 @@
+/*
+ * heap.c -- heaps: creation over a region, the registry, the slow paths of the
+ * malloc family, and fork handling
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc/heap.h"
+#include "alloc/rtree.h"
+#include "common/errmsg.h"
+
+pthread_mutex_t heap_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
+static unsigned heap_max_id;          /* highest id in use (registry lock) */
+static uint64_t heap_serial;          /* last serial handed out (registry lock) */
+static pthread_once_t heap_atfork_once = PTHREAD_ONCE_INIT;
+
+struct heap *
+heap_by_id(unsigned id)
+{
+	if (id == 0 || id > HEAP_MAX_IDS)
+		return NULL;
+	return atomic_load_explicit(&heap_table[id], memory_order_acquire);
+}
+
+struct heap *
+heap_of(const void *p)
+{
+	struct heap *h = heap_by_id(rtree_lookup(p));
+	if (!h)
+		return NULL;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h->region.base;
+	return off < h->region.size ? h : NULL;
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+static void
+heap_prefork(void)
+{
+	pthread_mutex_lock(&heap_registry_lock);
+	for (unsigned id = 1; id <= heap_max_id; id++)
+		if (heap_by_id(id))
+			heap_lock_all(heap_by_id(id));
+}
+
+static void
+heap_postfork_parent(void)
+{
+	for (unsigned id = 1; id <= heap_max_id; id++)
+		if (heap_by_id(id))
+			heap_unlock_all(heap_by_id(id));
+	pthread_mutex_unlock(&heap_registry_lock);
+}
+
+/* The child has one thread: the others' caches can go back to the arenas. */
+static void
+heap_postfork_child(void)
+{
+	pthread_mutex_init(&heap_registry_lock, NULL);
+	for (unsigned id = 1; id <= heap_max_id; id++) {
+		struct heap *h = heap_by_id(id);
+		if (!h)
+			continue;
+		heap_reinit_locks(h);
+		struct tcache *mine = tcache_peek(h);
+		struct tcache *tc = h->tcaches, *next;
+		for (; tc; tc = next) {
+			next = tc->next;
+			if (tc != mine)
+				tcache_destroy(h, tc);
+		}
+	}
+}
+
+static void
+heap_atfork_init(void)
+{
+	pthread_atfork(heap_prefork, heap_postfork_parent, heap_postfork_child);
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static unsigned
+arenas_for(size_t size)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = (size_t)(ncpu > 0 ? ncpu : 1) * 4;
+	n = MIN(n, size / ((size_t)32 << 20));
+	return (unsigned)MAX(MIN(n, (size_t)HEAP_MAX_ARENAS), (size_t)1);
+}
+
+/* Register h under a free id; false when every id is taken. */
+static bool
+heap_register(struct heap *h)
+{
+	bool ok = false;
+	pthread_mutex_lock(&heap_registry_lock);
+	for (unsigned id = 1; id <= HEAP_MAX_IDS; id++) {
+		if (heap_by_id(id))
+			continue;
+		if (!rtree_set((uintptr_t)h->region.base, h->region.size, id))
+			break;
+		h->id = id;
+		h->serial = ++heap_serial;
+		heap_max_id = MAX(heap_max_id, id);
+		atomic_store_explicit(&heap_table[id], h, memory_order_release);
+		ok = true;
+		break;
+	}
+	pthread_mutex_unlock(&heap_registry_lock);
+	return ok;
+}
+
+struct heap *
+heap_create(const struct region *r)
+{
+	sz_boot();
+	pthread_once(&heap_atfork_once, heap_atfork_init);
+	unsigned narenas = arenas_for(r->size);
+	size_t hdr = ALIGN_UP(sizeof(struct heap) + narenas * sizeof(struct arena), PAGE);
+	if (hdr + 2 * PAGE > r->size) {
+		errmsg_set(EINVAL, "pool of %zu bytes is too small", r->size);
+		return NULL;
+	}
+	/* data pages and their page map share what the header leaves */
+	size_t data_pages = (r->size - hdr) / (PAGE + sizeof(uint64_t));
+	size_t pm_bytes = ALIGN_UP(data_pages * sizeof(uint64_t), PAGE);
+	while (data_pages && hdr + pm_bytes + data_pages * PAGE > r->size)
+		pm_bytes = ALIGN_UP(--data_pages * sizeof(uint64_t), PAGE);
+
+	struct heap *h = r->base;
+	bool zero = region_fresh_is_zero(r);
+	memset(h, 0, zero ? hdr : hdr + pm_bytes);
+	h->region = *r;
+	h->pm.map = (uint64_t *)((char *)r->base + hdr);
+	h->pm.base = (uintptr_t)r->base + hdr + pm_bytes;
+	h->pm.limit = data_pages * PAGE;
+	h->narenas = narenas;
+	pthread_mutex_init(&h->tc_lock, NULL);
+	for (unsigned i = 0; i < narenas; i++)
+		arena_init(&h->arenas[i], i);
+	if (!extents_init(h, h->pm.base, data_pages, zero)) {
+		errmsg_set(EINVAL, "pool of %zu bytes is too small", r->size);
+		return NULL;
+	}
+	if (!heap_register(h)) {
+		errmsg_set(ENOMEM, "too many pools");
+		return NULL;
+	}
+	h->magic = HEAP_MAGIC;
+	return h;
+}
+
+void
+heap_destroy(struct heap *h)
+{
+	pthread_mutex_lock(&heap_registry_lock);
+	atomic_store_explicit(&heap_table[h->id], NULL, memory_order_release);
+	rtree_clear((uintptr_t)h->region.base, h->region.size, h->id);
+	pthread_mutex_unlock(&heap_registry_lock);
+	struct tsd *t = &tsd_tls;
+	if (t->serial == h->serial) {
+		t->serial = 0;
+		t->tc = NULL;
+	}
+	h->magic = 0;
+	struct region r = h->region;
+	region_destroy(&r);
+}
+
+/* ---- slow paths --------------------------------------------------------- */
+
+static void *
+enomem_too_big(size_t size)
+{
+	errmsg_set(ENOMEM, "a request of %zu bytes exceeds the pool", size);
+	return NULL;
+}
+
+/* A large or huge allocation of at least size bytes (size > SMALL_MAX). */
+static void *
+large_alloc(struct heap *h, size_t size, size_t align, bool zero)
+{
+	if (size > h->pm.limit)
+		return enomem_too_big(size);
+	size_t usize = sz_usable(size);
+	unsigned ind = size <= LARGE_MAX ? sz_size2ind(size) : SZIND_HUGE;
+	return arena_large_alloc(h, usize >> LG_PAGE, align, zero, ind);
+}
+
+void *
+heap_malloc_slow(struct heap *h, size_t size)
+{
+	if (size <= SMALL_MAX) {
+		/* no thread cache (thread exiting, or no memory for one) */
+		unsigned ind = sz_size2ind(size);
+		struct arena *a = &h->arenas[((uintptr_t)&tsd_tls >> 12) % h->narenas];
+		void *p;
+		if (bin_fill(h, a, ind, &p, 1) == 1)
+			return p;
+		errmsg_set(ENOMEM, "pool exhausted: no memory for %zu bytes", size);
+		return NULL;
+	}
+	return large_alloc(h, size, PAGE, false);
+}
+
+void
+heap_free_slow(struct heap *h, void *p, uint64_t ent)
+{
+	if (!p)
+		return;
+	unsigned ind = pm_szind(ent);
+	if (ind < NSMALL) {
+		bin_flush(h, ind, &p, 1);
+		return;
+	}
+	struct extent *e = pm_extent(ent);
+	if (!e || e->state != EXTENT_LARGE || e->addr != (uintptr_t)p) {
+		errmsg_set(EINVAL, "free of %p: not allocated from this pool", p);
+		return;
+	}
+	struct tcache *tc;
+	if (ind < NCACHED && (tc = tcache_get(h, h->serial)) != NULL) {
+		struct tcache_bin *b = &tc->bins[ind];
+		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+		if (n < b->ncache_max) {
+			b->stack[n] = p;
+			atomic_store_explicit(&b->ncached, (uint16_t)(n + 1), memory_order_relaxed);
+		} else {
+			tcache_free_slow(h, tc, ind, p);
+		}
+		return;
+	}
+	arena_large_free(h, e);
+}
+
+void *
+heap_calloc(struct heap *h, size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errmsg_set(ENOMEM, "calloc of %zu x %zu bytes overflows", nmemb, size);
+		return NULL;
+	}
+	if (total <= SMALL_MAX) {
+		void *p = heap_malloc(h, total);
+		if (p)
+			memset(p, 0, total);
+		return p;
+	}
+	/* straight from the extents: purged or fresh pages need no zeroing */
+	return large_alloc(h, total, PAGE, true);
+}
+
+size_t
+heap_usable_size(struct heap *h, const void *p)
+{
+	uint64_t ent = pm_lookup(&h->pm, p);
+	unsigned ind = pm_szind(ent);
+	if (ind < NSMALL)
+		return sz_classes[ind].size;
+	struct extent *e = pm_extent(ent);
+	if (!e || e->state != EXTENT_LARGE || e->addr != (uintptr_t)p)
+		return 0;
+	return e->npages * PAGE;
+}
+
+void *
+heap_realloc(struct heap *h, void *p, size_t size)
+{
+	if (!p)
+		return heap_malloc(h, size);
+	size_t old = heap_usable_size(h, p);
+	if (old == 0) {
+		errmsg_set(EINVAL, "realloc of %p: not allocated from this pool", p);
+		return NULL;
+	}
+	if (size == 0) {
+		heap_free(h, p);
+		return NULL;
+	}
+	if (size > h->pm.limit)
+		return enomem_too_big(size);
+	if (size <= SMALL_MAX && old <= SMALL_MAX && sz_usable(size) == old)
+		return p;
+	if (size > SMALL_MAX && old > SMALL_MAX) {
+		size_t usize = sz_usable(size);
+		if (usize == old || arena_large_resize(h, pm_extent(pm_lookup(&h->pm, p)), usize))
+			return p;
+	}
+	void *q = heap_malloc(h, size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, MIN(old, size));
+	heap_free(h, p);
+	return q;
+}
+
+void *
+heap_aligned_alloc(struct heap *h, size_t align, size_t size)
+{
+	if (!IS_POW2(align)) {
+		errmsg_set(EINVAL, "alignment %zu is not a power of two", align);
+		return NULL;
+	}
+	if (size > h->pm.limit || align > h->pm.limit)
+		return enomem_too_big(MAX(size, align));
+	size = MAX(size, (size_t)1);
+	if (align <= 16)
+		return heap_malloc(h, align == 16 ? MAX(size, (size_t)16) : size);
+	/* a class whose size is a multiple of align, in page-aligned slabs */
+	size_t asize = ALIGN_UP(size, align);
+	if (align <= PAGE && asize <= TCACHE_MAX)
+		return heap_malloc(h, asize);
+	return large_alloc(h, MAX(size, SMALL_MAX + 1), align, false);
+}

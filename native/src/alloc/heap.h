@@ -1,0 +1,129 @@
+/*
+ * heap.h -- heaps: what a pool, a kind or the preload shim owns
+ *
+ * A heap is arenas, thread caches and an extent allocator over one region. Its
+ * header sits at the start of the region, then the page map, then data pages.
+ * Glossary: id = small reusable number (registry slot, owner radix tree);
+ * serial = never reused (thread caches); magic = marks a live heap header.
+ */
+#ifndef PMALLOC_HEAP_H
+#define PMALLOC_HEAP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc/arena.h"
+#include "alloc/extent.h"
+#include "alloc/region.h"
+#include "alloc/tcache.h"
+#include "pmalloc.h"
+
+#define HEAP_MAGIC UINT64_C(0x706d616c6c6f6348)  /* "pmallocH" */
+#define HEAP_MAX_ARENAS 64
+#define HEAP_MAX_IDS 65535
+
+struct heap {
+	uint64_t magic;             /* HEAP_MAGIC while alive */
+	uint64_t serial;            /* never reused */
+	unsigned id;                /* registry slot, 1..HEAP_MAX_IDS */
+	struct region region;       /* the memory (the header is inside it) */
+	struct pagemap pm;          /* address -> extent */
+	struct extents ext;         /* free pages */
+	pthread_mutex_t tc_lock;    /* guards tcaches */
+	struct tcache *tcaches;     /* every thread's cache of this heap */
+	_Atomic uint64_t large_nmalloc; /* large allocations made */
+	_Atomic uint64_t large_nfree;   /* large allocations freed */
+	_Atomic uint64_t large_bytes;   /* usable bytes of live large allocations */
+	_Atomic unsigned next_arena;    /* round robin for new caches */
+	unsigned narenas;
+	struct arena arenas[];      /* narenas of them */
+};
+
+/* A heap over the region r (copied into the header); NULL + errno. */
+struct heap *heap_create(const struct region *r);
+
+/* Tear h down and release its region. */
+void heap_destroy(struct heap *h);
+
+/* The live heap whose region holds p, or NULL. */
+struct heap *heap_of(const void *p);
+
+/* The live heap with registry id `id`, or NULL (caller holds heap_registry_lock). */
+struct heap *heap_by_id(unsigned id);
+
+/* Guards heap creation, destruction and thread-exit cache teardown. */
+extern pthread_mutex_t heap_registry_lock;
+
+void *heap_malloc_slow(struct heap *h, size_t size);
+void heap_free_slow(struct heap *h, void *p, uint64_t ent);
+
+/* malloc: NULL + ENOMEM when exhausted. */
+static inline void *
+heap_malloc(struct heap *h, size_t size)
+{
+	if (likely(size <= TCACHE_MAX)) {
+		unsigned ind = sz_size2ind(size);
+		struct tcache *tc = tcache_get(h, h->serial);
+		if (likely(tc != NULL)) {
+			struct tcache_bin *b = &tc->bins[ind];
+			uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+			if (likely(n != 0)) {
+				atomic_store_explicit(&b->ncached, (uint16_t)(n - 1),
+						memory_order_relaxed);
+				return b->stack[n - 1];
+			}
+			return tcache_alloc_slow(h, tc, ind);
+		}
+	}
+	return heap_malloc_slow(h, size);
+}
+
+/* free: NULL is ignored; a pointer outside h sets errno EINVAL and is ignored. */
+static inline void
+heap_free(struct heap *h, void *p)
+{
+	uint64_t ent = pm_lookup(&h->pm, p);
+	unsigned ind = pm_szind(ent);
+	if (likely(ind < NSMALL)) {
+		struct tcache *tc = tcache_get(h, h->serial);
+		if (likely(tc != NULL)) {
+			struct tcache_bin *b = &tc->bins[ind];
+			uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+			if (likely(n < b->ncache_max)) {
+				b->stack[n] = p;
+				atomic_store_explicit(&b->ncached, (uint16_t)(n + 1),
+						memory_order_relaxed);
+				return;
+			}
+			tcache_free_slow(h, tc, ind, p);
+			return;
+		}
+	}
+	heap_free_slow(h, p, ent);
+}
+
+void *heap_calloc(struct heap *h, size_t nmemb, size_t size);
+void *heap_realloc(struct heap *h, void *p, size_t size);
+void *heap_aligned_alloc(struct heap *h, size_t align, size_t size);
+
+/* The usable size of p, 0 for NULL or a pointer h did not hand out. */
+size_t heap_usable_size(struct heap *h, const void *p);
+
+/* ---- stats.c ------------------------------------------------------------ */
+
+/* Whole-heap and per-class figures. */
+void heap_stats(struct heap *h, struct pmalloc_stats *st);
+int heap_class_stats(struct heap *h, struct pmalloc_class_stats *rows, size_t n);
+
+/* Walk every structure: 1 consistent, 0 not (message set). */
+int heap_check(struct heap *h);
+
+/* Lock and unlock every lock of h, in order (fork, check). */
+void heap_lock_all(struct heap *h);
+void heap_unlock_all(struct heap *h);
+void heap_reinit_locks(struct heap *h);
+
+#endif

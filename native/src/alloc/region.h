@@ -1,0 +1,45 @@
+/*
+ * region.h -- the memory a heap lives in: where it comes from and how pages go back
+ *
+ * Sources: a temporary file in a directory (unlinked at once; pages go back by
+ * punching holes), anonymous memory (MADV_DONTNEED), or a caller's region (never
+ * given back: we do not know what it is).
+ */
+#ifndef PMALLOC_REGION_H
+#define PMALLOC_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum region_kind { REGION_FILE, REGION_ANON, REGION_CALLER };
+
+struct region {
+	void *base;            /* first byte */
+	size_t size;           /* bytes mapped */
+	int fd;                /* the backing file, or -1 */
+	enum region_kind kind; /* where the memory comes from */
+};
+
+/* Map `size` bytes of a new unlinked file in `dir`; 0, or -1 + errno + message. */
+int region_create_tmpfile(struct region *r, const char *dir, size_t size);
+
+/* Map `size` bytes of anonymous memory; 0 or -1. */
+int region_create_anon(struct region *r, size_t size);
+
+/* Describe the caller's memory [addr, addr+size). */
+void region_init_caller(struct region *r, void *addr, size_t size);
+
+/* Unmap and close what region_create_* made (nothing for a caller region). */
+void region_destroy(struct region *r);
+
+/* Give [addr, addr+len) back to the system; true when it now reads as zeros. */
+bool region_purge(const struct region *r, void *addr, size_t len);
+
+/* True when fresh pages of this region read as zeros. */
+bool region_fresh_is_zero(const struct region *r);
+
+/* Bytes of storage the backing file holds (0 without a file). */
+uint64_t region_file_allocated(const struct region *r);
+
+#endif

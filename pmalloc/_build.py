@@ -1,0 +1,43 @@
+"""The cffi builder for pmalloc._native: declarations from native/, sources from native/src."""
+import glob
+import os
+
+from cffi import FFI
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _rel(*parts: str) -> str:
+    return os.path.relpath(os.path.join(_ROOT, *parts))
+
+
+LIB_SOURCES = sorted(
+    os.path.relpath(p) for p in glob.glob(os.path.join(_ROOT, "native", "src", "*", "*.c"))
+)
+INCLUDE_DIRS = [_rel("native", "include"), _rel("native", "src")]
+
+CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+          "-fvisibility=hidden", "-pthread"]
+LDFLAGS = ["-pthread"]
+if os.environ.get("PMALLOC_SANITIZE") == "1":
+    _SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+            "-fno-omit-frame-pointer"]
+    CFLAGS = [f if f != "-O2" else "-O1" for f in CFLAGS] + _SAN
+    LDFLAGS = LDFLAGS + _SAN
+
+with open(os.path.join(_ROOT, "native", "pmalloc.cdef")) as _f:
+    _CDEF = _f.read()
+
+ffibuilder = FFI()
+ffibuilder.cdef(_CDEF)
+ffibuilder.set_source(
+    "pmalloc._native",
+    '#include "libvmem.h"\n#include "pmalloc.h"\n',
+    sources=LIB_SOURCES,
+    include_dirs=INCLUDE_DIRS,
+    extra_compile_args=[f for f in CFLAGS if f != "-Werror"],
+    extra_link_args=LDFLAGS,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,73 @@
+"""Build: the cffi module pmalloc._native, the CPython type module pmalloc._buffer,
+and the plain shared library libpmalloc.so (the C API), all from native/."""
+import glob
+import os
+import shutil
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+def _load_build():
+    """pmalloc/_build.py by path: importing the package would need the built module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_pmalloc_build", "pmalloc/_build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_b = _load_build()
+CFLAGS, INCLUDE_DIRS, LDFLAGS, LIB_SOURCES = _b.CFLAGS, _b.INCLUDE_DIRS, _b.LDFLAGS, _b.LIB_SOURCES
+
+# Extensions that are plain shared libraries: module name -> file name.
+SHARED_LIBS = {"pmalloc.libpmalloc": "libpmalloc.so"}
+
+
+class BuildExt(build_ext):
+    """Gives shared libraries a plain name and ships the public headers."""
+
+    def get_ext_filename(self, fullname: str) -> str:
+        # called with the dotted name, and by get_ext_fullpath with its last part
+        for module, filename in SHARED_LIBS.items():
+            if fullname == module:
+                return os.path.join(*module.split(".")[:-1], filename)
+            if fullname == module.rsplit(".", 1)[1]:
+                return filename
+        return super().get_ext_filename(fullname)
+
+    def get_export_symbols(self, ext):  # no PyInit_ for plain libraries
+        if ext.name in SHARED_LIBS:
+            return []
+        return super().get_export_symbols(ext)
+
+    def run(self) -> None:
+        super().run()
+        root = "." if self.inplace else self.build_lib
+        dest = os.path.join(root, "pmalloc", "include")
+        os.makedirs(dest, exist_ok=True)
+        for header in glob.glob(os.path.join("native", "include", "*.h")):
+            shutil.copy(header, dest)
+
+
+libpmalloc = Extension(
+    "pmalloc.libpmalloc",
+    sources=LIB_SOURCES,
+    include_dirs=INCLUDE_DIRS,
+    extra_compile_args=CFLAGS,
+    extra_link_args=LDFLAGS + ["-Wl,--version-script=native/libpmalloc.map", "-lpthread"],
+    py_limited_api=False,
+)
+
+buffer_type = Extension(
+    "pmalloc._buffer",
+    sources=["native/python/buffer.c"],
+    extra_compile_args=[f for f in CFLAGS if f != "-fvisibility=hidden"],
+    extra_link_args=LDFLAGS,
+)
+
+setup(
+    cffi_modules=["pmalloc/_build.py:ffibuilder"],
+    ext_modules=[libpmalloc, buffer_type],
+    cmdclass={"build_ext": BuildExt},
+)
