@@ -127,3 +127,19 @@ bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n)
 		extent_free(h, e);
 	}
 }
+
+void
+bin_release_empty(struct heap *h, struct bin *b, unsigned szind)
+{
+	pthread_mutex_lock(&b->lock);
+	struct extent *e = b->cur;
+	if (e && e->nfree == sz_classes[szind].nregs) {
+		b->cur = NULL;
+		b->nslabs--;
+	} else {
+		e = NULL;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (e)
+		extent_free(h, e);
+}

@@ -34,4 +34,7 @@ unsigned bin_fill(struct heap *h, struct arena *a, unsigned szind, void **out, u
 /* Return n (<= BIN_FLUSH_MAX) objects of class szind to the slabs (of any arena) they came from. */
 void bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n);
 
+/* Give back the bin's current slab if it is empty (explicit purge). */
+void bin_release_empty(struct heap *h, struct bin *b, unsigned szind);
+
 #endif

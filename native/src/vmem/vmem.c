@@ -260,6 +260,9 @@ pmalloc_vmem_purge(VMEM *vmp)
 	struct tcache *tc = tcache_peek(h);
 	if (tc)
 		tcache_flush_all(h, tc);
+	for (unsigned a = 0; a < h->narenas; a++)
+		for (unsigned i = 0; i < NSMALL; i++)
+			bin_release_empty(h, &h->arenas[a].bins[i], i);
 	extent_purge(h, true);
 	return 0;
 }
