@@ -54,7 +54,8 @@ libpmalloc = Extension(
     "pmalloc.libpmalloc",
     sources=LIB_SOURCES,
     include_dirs=INCLUDE_DIRS,
-    extra_compile_args=CFLAGS,
+    # linked by programs, not dlopen'ed: the hot thread state may be initial-exec TLS
+    extra_compile_args=CFLAGS + ["-DPMALLOC_TLS_INITIAL_EXEC"],
     extra_link_args=LDFLAGS + ["-Wl,--version-script=native/libpmalloc.map", "-lpthread"],
     py_limited_api=False,
 )

@@ -3,6 +3,19 @@ from __future__ import annotations
 
 from importlib import resources
 
+from pmalloc.errors import (
+    CorruptPoolError,
+    ForeignPointerError,
+    InvalidArgumentError,
+    InvalidBufferError,
+    OutOfMemoryError,
+    PmallocError,
+    PmallocOSError,
+    PoolClosedError,
+    PoolError,
+)
+from pmalloc.vmem import Buffer, Pool
+
 __version__ = "0.1.0"
 
 
@@ -16,4 +29,19 @@ def get_library() -> str:
     return str(resources.files("pmalloc") / "libpmalloc.so")
 
 
-__all__ = ["__version__", "get_include", "get_library"]
+__all__ = [
+    "__version__",
+    "get_include",
+    "get_library",
+    "Pool",
+    "Buffer",
+    "PmallocError",
+    "PoolError",
+    "PoolClosedError",
+    "CorruptPoolError",
+    "InvalidBufferError",
+    "ForeignPointerError",
+    "InvalidArgumentError",
+    "OutOfMemoryError",
+    "PmallocOSError",
+]

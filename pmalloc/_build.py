@@ -16,13 +16,13 @@ LIB_SOURCES = sorted(
 )
 INCLUDE_DIRS = [_rel("native", "include"), _rel("native", "src")]
 
-CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O3", "-g", "-Wall", "-Wextra", "-Werror",
           "-fvisibility=hidden", "-pthread"]
 LDFLAGS = ["-pthread"]
 if os.environ.get("PMALLOC_SANITIZE") == "1":
     _SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
             "-fno-omit-frame-pointer"]
-    CFLAGS = [f if f != "-O2" else "-O1" for f in CFLAGS] + _SAN
+    CFLAGS = [f if f != "-O3" else "-O1" for f in CFLAGS] + _SAN
     LDFLAGS = LDFLAGS + _SAN
 
 with open(os.path.join(_ROOT, "native", "pmalloc.cdef")) as _f:

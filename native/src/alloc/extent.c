@@ -254,36 +254,43 @@ find_any(struct extents *x, size_t npages)
 	return e ? e : bin_find(x, 1, npages);
 }
 
-/* Make sure at least `need` descriptors are free; false when no page is left. */
+/* The free extent nearest the top of the pool, looking past at most 64
+ * extents (the metadata packed there), or NULL. */
+static struct extent *
+top_free(struct heap *h)
+{
+	size_t p = h->pm.limit >> LG_PAGE;
+	for (int budget = 64; p > 0 && budget--;) {
+		struct extent *e = pm_extent(h->pm.map[p - 1]);
+		if (!e)
+			return NULL;
+		if (e->state == EXTENT_DIRTY || e->state == EXTENT_CLEAN)
+			return e;
+		p = page_of(h, e->addr);
+	}
+	return NULL;
+}
+
+/*
+ * desc_reserve -- make sure at least `need` descriptors are free; false when no
+ * page is left. Chunks are cut from the end of the highest free run, so the
+ * long-lived metadata stays packed at the top of the pool and splits no run.
+ */
 static bool
 desc_reserve(struct heap *h, unsigned need)
 {
 	struct extents *x = &h->ext;
-	size_t last = (h->pm.limit >> LG_PAGE) - 1;
 	while (desc_count(x, need) < need) {
-		/* from the top of the pool, where long-lived metadata splits no run */
-		struct extent *top = pm_extent(h->pm.map[last]);
-		if (top && (top->state == EXTENT_DIRTY || top->state == EXTENT_CLEAN)
-				&& top->npages > META_CHUNK_PAGES) {
-			bin_remove(x, top);
-			top->npages -= META_CHUNK_PAGES;
-			desc_carve(h, top->addr + top->npages * PAGE, META_CHUNK_PAGES);
-			pm_bound(h, top, SZIND_NONE);
-			bin_insert(x, top);
-			continue;
-		}
-		struct extent *src = NULL;
-		size_t pages;
-		for (pages = META_CHUNK_PAGES; pages >= 1; pages /= 2)
-			if ((src = find_any(x, pages)) != NULL)
-				break;
+		struct extent *src = top_free(h);
+		if (!src)
+			src = find_any(x, 1);
 		if (!src)
 			return false;
+		size_t pages = MIN(src->npages, (size_t)META_CHUNK_PAGES);
 		bin_remove(x, src);
-		desc_carve(h, src->addr, pages);
-		if (src->npages > pages) {
-			src->addr += pages * PAGE;
-			src->npages -= pages;
+		src->npages -= pages;
+		desc_carve(h, src->addr + src->npages * PAGE, pages);
+		if (src->npages) {
 			pm_bound(h, src, SZIND_NONE);
 			bin_insert(x, src);
 		} else {

@@ -15,6 +15,7 @@ static _Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
 static unsigned heap_max_id;          /* highest id in use (registry lock) */
 static uint64_t heap_serial;          /* last serial handed out (registry lock) */
 static pthread_once_t heap_atfork_once = PTHREAD_ONCE_INIT;
+static int heap_fork_fd[HEAP_MAX_IDS + 1];  /* per fork: the child's pool copies */
 
 struct heap *
 heap_by_id(unsigned id)
@@ -36,21 +37,37 @@ heap_of(const void *p)
 
 /* ---- fork --------------------------------------------------------------- */
 
+/*
+ * Fork: every heap is locked, so its metadata is a consistent snapshot; then a
+ * file-backed heap is separated from the child (a copy of its file, or a
+ * copy-on-write remap: region_fork_prepare), since a shared file would let the
+ * two processes corrupt each other. The fds live here, in process memory: the
+ * child cannot read the shared header while the parent goes on.
+ */
 static void
 heap_prefork(void)
 {
 	pthread_mutex_lock(&heap_registry_lock);
-	for (unsigned id = 1; id <= heap_max_id; id++)
-		if (heap_by_id(id))
-			heap_lock_all(heap_by_id(id));
+	for (unsigned id = 1; id <= heap_max_id; id++) {
+		struct heap *h = heap_by_id(id);
+		if (!h)
+			continue;
+		heap_lock_all(h);
+		heap_fork_fd[id] = region_fork_prepare(&h->region);
+	}
 }
 
 static void
 heap_postfork_parent(void)
 {
-	for (unsigned id = 1; id <= heap_max_id; id++)
-		if (heap_by_id(id))
-			heap_unlock_all(heap_by_id(id));
+	for (unsigned id = 1; id <= heap_max_id; id++) {
+		struct heap *h = heap_by_id(id);
+		if (!h)
+			continue;
+		if (heap_fork_fd[id] >= 0)
+			close(heap_fork_fd[id]);
+		heap_unlock_all(h);
+	}
 	pthread_mutex_unlock(&heap_registry_lock);
 }
 
@@ -63,6 +80,8 @@ heap_postfork_child(void)
 		struct heap *h = heap_by_id(id);
 		if (!h)
 			continue;
+		if (heap_fork_fd[id] >= 0)
+			region_fork_child(&h->region, heap_fork_fd[id]);
 		heap_reinit_locks(h);
 		struct tcache *mine = tcache_peek(h);
 		struct tcache *tc = h->tcaches, *next;
@@ -179,6 +198,17 @@ enomem_too_big(size_t size)
 	return NULL;
 }
 
+void
+heap_reclaim(struct heap *h)
+{
+	struct tcache *tc = tcache_peek(h);
+	if (tc)
+		tcache_flush_all(h, tc);
+	for (unsigned a = 0; a < h->narenas; a++)
+		for (unsigned i = 0; i < NSMALL; i++)
+			bin_release_empty(h, &h->arenas[a].bins[i], i);
+}
+
 /* A large or huge allocation of at least size bytes (size > SMALL_MAX). */
 static void *
 large_alloc(struct heap *h, size_t size, size_t align, bool zero)
@@ -187,53 +217,69 @@ large_alloc(struct heap *h, size_t size, size_t align, bool zero)
 		return enomem_too_big(size);
 	size_t usize = sz_usable(size);
 	unsigned ind = size <= LARGE_MAX ? sz_size2ind(size) : SZIND_HUGE;
-	return arena_large_alloc(h, usize >> LG_PAGE, align, zero, ind);
+	void *p = arena_large_alloc(h, usize >> LG_PAGE, align, zero, ind);
+	if (!p) {
+		heap_reclaim(h);
+		p = arena_large_alloc(h, usize >> LG_PAGE, align, zero, ind);
+	}
+	return p;
 }
 
 void *
 heap_malloc_slow(struct heap *h, size_t size)
 {
-	if (size <= SMALL_MAX) {
-		/* no thread cache (thread exiting, or no memory for one) */
+	if (size <= TCACHE_MAX) {
 		unsigned ind = sz_size2ind(size);
-		struct arena *a = &h->arenas[((uintptr_t)&tsd_tls >> 12) % h->narenas];
-		void *p;
-		if (bin_fill(h, a, ind, &p, 1) == 1)
-			return p;
-		errmsg_set(ENOMEM, "pool exhausted: no memory for %zu bytes", size);
-		return NULL;
+		struct tcache *tc = tcache_get(h);
+		if (tc) {
+			struct tcache_bin *b = &tc->bins[ind];
+			uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+			if (n == 0)
+				return tcache_alloc_slow(h, tc, ind);
+			atomic_store_explicit(&b->ncached, (uint16_t)(n - 1), memory_order_relaxed);
+			return b->stack[n - 1];
+		}
+		if (size <= SMALL_MAX) {
+			/* no thread cache (thread exiting, or no memory for one) */
+			struct arena *a = &h->arenas[((uintptr_t)&tsd_tls >> 12) % h->narenas];
+			void *p;
+			if (bin_fill(h, a, ind, &p, 1) == 1)
+				return p;
+			errmsg_set(ENOMEM, "pool exhausted: no memory for %zu bytes", size);
+			return NULL;
+		}
 	}
 	return large_alloc(h, size, PAGE, false);
 }
 
 void
-heap_free_slow(struct heap *h, void *p, uint64_t ent)
+heap_free_slow(struct heap *h, void *p)
 {
 	if (!p)
 		return;
+	uint64_t ent = pm_lookup(&h->pm, p);
 	unsigned ind = pm_szind(ent);
-	if (ind < NSMALL) {
-		bin_flush(h, ind, &p, 1);
-		return;
-	}
 	struct extent *e = pm_extent(ent);
-	if (!e || e->state != EXTENT_LARGE || e->addr != (uintptr_t)p) {
+	if (ind >= NSMALL && (!e || e->state != EXTENT_LARGE || e->addr != (uintptr_t)p)) {
 		errmsg_set(EINVAL, "free of %p: not allocated from this pool", p);
 		return;
 	}
-	struct tcache *tc;
-	if (ind < NCACHED && (tc = tcache_get(h, h->serial)) != NULL) {
-		struct tcache_bin *b = &tc->bins[ind];
-		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-		if (n < b->ncache_max) {
-			b->stack[n] = p;
-			atomic_store_explicit(&b->ncached, (uint16_t)(n + 1), memory_order_relaxed);
-		} else {
-			tcache_free_slow(h, tc, ind, p);
-		}
+	struct tcache *tc = ind < NCACHED ? tcache_get(h) : NULL;
+	if (!tc) {
+		if (ind < NSMALL)
+			bin_flush(h, ind, &p, 1);
+		else
+			arena_large_free(h, e);
 		return;
 	}
-	arena_large_free(h, e);
+	struct tcache_bin *b = &tc->bins[ind];
+	uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+	if (n < b->ncache_max) {
+		b->stack[n] = p;
+		atomic_store_explicit(&b->ncached, (uint16_t)(n + 1), memory_order_relaxed);
+	} else {
+		tcache_free_slow(h, tc, ind, p);
+	}
 }
 
 void *

@@ -57,53 +57,49 @@ struct heap *heap_by_id(unsigned id);
 /* Guards heap creation, destruction and thread-exit cache teardown. */
 extern pthread_mutex_t heap_registry_lock;
 
+/* Everything the inline paths below do not: caches to create, refill or flush,
+ * large and huge sizes, pointers to check. Called as tail calls, so the fast
+ * paths keep no registers across a call. */
 void *heap_malloc_slow(struct heap *h, size_t size);
-void heap_free_slow(struct heap *h, void *p, uint64_t ent);
+void heap_free_slow(struct heap *h, void *p);
 
 /* malloc: NULL + ENOMEM when exhausted. */
 static inline void *
 heap_malloc(struct heap *h, size_t size)
 {
-	if (likely(size <= TCACHE_MAX)) {
-		unsigned ind = sz_size2ind(size);
-		struct tcache *tc = tcache_get(h, h->serial);
-		if (likely(tc != NULL)) {
-			struct tcache_bin *b = &tc->bins[ind];
-			uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-			if (likely(n != 0)) {
-				atomic_store_explicit(&b->ncached, (uint16_t)(n - 1),
-						memory_order_relaxed);
-				return b->stack[n - 1];
-			}
-			return tcache_alloc_slow(h, tc, ind);
+	struct tsd *t = &tsd_tls;
+	if (likely(size <= LUT_MAX && t->serial == h->serial)) {
+		struct tcache_bin *b = &t->tc->bins[sz_lut[(size + 7) >> 3]];
+		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+		if (likely(n != 0)) {
+			atomic_store_explicit(&b->ncached, (uint16_t)(n - 1), memory_order_relaxed);
+			return b->stack[n - 1];
 		}
 	}
 	return heap_malloc_slow(h, size);
 }
 
-/* free: NULL is ignored; a pointer outside h sets errno EINVAL and is ignored. */
+/* free: NULL is ignored; a pointer h did not hand out sets errno EINVAL. */
 static inline void
 heap_free(struct heap *h, void *p)
 {
-	uint64_t ent = pm_lookup(&h->pm, p);
-	unsigned ind = pm_szind(ent);
-	if (likely(ind < NSMALL)) {
-		struct tcache *tc = tcache_get(h, h->serial);
-		if (likely(tc != NULL)) {
-			struct tcache_bin *b = &tc->bins[ind];
-			uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-			if (likely(n < b->ncache_max)) {
-				b->stack[n] = p;
-				atomic_store_explicit(&b->ncached, (uint16_t)(n + 1),
-						memory_order_relaxed);
-				return;
-			}
-			tcache_free_slow(h, tc, ind, p);
+	struct tsd *t = &tsd_tls;
+	unsigned ind = pm_szind(pm_lookup(&h->pm, p));
+	if (likely(ind < NSMALL && t->serial == h->serial)) {
+		struct tcache_bin *b = &t->tc->bins[ind];
+		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+		if (likely(n < b->ncache_max)) {
+			b->stack[n] = p;
+			atomic_store_explicit(&b->ncached, (uint16_t)(n + 1), memory_order_relaxed);
 			return;
 		}
 	}
-	heap_free_slow(h, p, ent);
+	heap_free_slow(h, p);
 }
+
+/* Give back what the calling thread holds idle: its cached objects and every
+ * empty current slab (exhaustion, explicit purge). */
+void heap_reclaim(struct heap *h);
 
 void *heap_calloc(struct heap *h, size_t nmemb, size_t size);
 void *heap_realloc(struct heap *h, void *p, size_t size);

@@ -69,6 +69,7 @@ region_create_tmpfile(struct region *r, const char *dir, size_t size)
 	r->size = size;
 	r->fd = fd;
 	r->kind = REGION_FILE;
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	return 0;
 }
 
@@ -85,6 +86,7 @@ region_create_anon(struct region *r, size_t size)
 	r->size = size;
 	r->fd = -1;
 	r->kind = REGION_ANON;
+	r->dir[0] = '\0';
 	return 0;
 }
 
@@ -95,6 +97,7 @@ region_init_caller(struct region *r, void *addr, size_t size)
 	r->size = size;
 	r->fd = -1;
 	r->kind = REGION_CALLER;
+	r->dir[0] = '\0';
 }
 
 void
@@ -121,10 +124,111 @@ region_purge(const struct region *r, void *addr, size_t len)
 	}
 	case REGION_ANON:
 		return madvise(addr, len, MADV_DONTNEED) == 0;
+	case REGION_FILE_PRIVATE:
+		/* drops our copies; the pages read as the file again, not zeros */
+		madvise(addr, len, MADV_DONTNEED);
+		return false;
 	case REGION_CALLER:
 		break;
 	}
 	return false;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+enum region_fork_mode
+region_fork_mode(void)
+{
+	static int mode;
+	if (!mode) {
+		const char *s = secure_getenv("PMALLOC_FORK");
+		if (!s)
+			s = secure_getenv("VMMALLOC_FORK");
+		mode = s && atoi(s) == FORK_PRIVATE ? FORK_PRIVATE : FORK_COPY;
+	}
+	return (enum region_fork_mode)mode;
+}
+
+/* copy_range -- bytes [off, end) of src to dst, in the kernel where it can */
+static int
+copy_range(int src, int dst, off_t off, off_t end)
+{
+	while (off < end) {
+		loff_t in = off, out = off;
+		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(end - off), 0);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		off += n;
+	}
+	char buf[16384];      /* no kernel copy here: read and write */
+	while (off < end) {
+		ssize_t n = pread(src, buf, (size_t)MIN((off_t)sizeof(buf), end - off), off);
+		if (n <= 0 || pwrite(dst, buf, (size_t)n, off) != n)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/* copy_file -- a sparse copy of the pool file: only its data extents */
+static int
+copy_file(int src, int dst, size_t size)
+{
+	if (ftruncate(dst, (off_t)size) != 0)
+		return -1;
+	off_t off = 0;
+	while (off < (off_t)size) {
+		off_t data = lseek(src, off, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -1;
+		off_t hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || copy_range(src, dst, data, hole) != 0)
+			return -1;
+		off = hole;
+	}
+	return 0;
+}
+
+static void
+remap_private(struct region *r)
+{
+	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+			r->fd, 0) != MAP_FAILED)
+		r->kind = REGION_FILE_PRIVATE;
+}
+
+int
+region_fork_prepare(struct region *r)
+{
+	if (r->kind != REGION_FILE)
+		return -1;
+	enum region_fork_mode mode = region_fork_mode();
+	if (mode != FORK_PRIVATE) {
+		int fd = open_tmpfile(r->dir);
+		if (fd >= 0 && copy_file(r->fd, fd, r->size) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	remap_private(r);
+	return -1;
+}
+
+void
+region_fork_child(struct region *r, int fd)
+{
+	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			fd, 0) == MAP_FAILED) {
+		close(fd);
+		remap_private(r);
+		return;
+	}
+	/* r now reads from the copy, whose header holds the original fd */
+	close(r->fd);
+	r->fd = fd;
 }
 
 bool

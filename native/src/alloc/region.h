@@ -12,13 +12,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum region_kind { REGION_FILE, REGION_ANON, REGION_CALLER };
+enum region_kind {
+	REGION_FILE,           /* MAP_SHARED over our unlinked file */
+	REGION_FILE_PRIVATE,   /* the file remapped copy-on-write at a fork */
+	REGION_ANON,           /* private anonymous memory */
+	REGION_CALLER,         /* the caller's memory */
+};
+
+/* How a file region is separated from a forked child (PMALLOC_FORK or
+ * VMMALLOC_FORK): the file stays shared otherwise and the two would corrupt
+ * each other's heap. */
+enum region_fork_mode {
+	FORK_PRIVATE = 1,      /* remap copy-on-write before fork: no copying, but
+	                          neither process writes the file again */
+	FORK_COPY = 2,         /* copy the file's data for the child (default); where
+	                          no copy can be made, remap private: never share */
+};
 
 struct region {
 	void *base;            /* first byte */
 	size_t size;           /* bytes mapped */
 	int fd;                /* the backing file, or -1 */
 	enum region_kind kind; /* where the memory comes from */
+	char dir[256];         /* where the file was made (copies go there too) */
 };
 
 /* Map `size` bytes of a new unlinked file in `dir`; 0, or -1 + errno + message. */
@@ -32,6 +48,16 @@ void region_init_caller(struct region *r, void *addr, size_t size);
 
 /* Unmap and close what region_create_* made (nothing for a caller region). */
 void region_destroy(struct region *r);
+
+/* The fork mode in force (from the environment, read once). */
+enum region_fork_mode region_fork_mode(void);
+
+/* Before fork, with the heap quiescent: copy the file for the child (returns the
+ * copy's fd) or remap the region copy-on-write (returns -1), per the fork mode. */
+int region_fork_prepare(struct region *r);
+
+/* After fork, in the child: map the copy fd in place of the shared file. */
+void region_fork_child(struct region *r, int fd);
 
 /* Give [addr, addr+len) back to the system; true when it now reads as zeros. */
 bool region_purge(const struct region *r, void *addr, size_t len);

@@ -40,17 +40,15 @@ heap_reinit_locks(struct heap *h)
 	pthread_mutex_init(&h->ext.lock, NULL);
 }
 
-/* Objects held in thread caches, per class. */
+/* Objects held in thread caches, per class (the caller holds tc_lock). */
 static void
 count_cached(struct heap *h, uint64_t cached[NCLASSES])
 {
 	memset(cached, 0, NCLASSES * sizeof(uint64_t));
-	pthread_mutex_lock(&h->tc_lock);
 	for (struct tcache *tc = h->tcaches; tc; tc = tc->next)
 		for (unsigned i = 0; i < NCACHED; i++)
 			cached[i] += atomic_load_explicit(&tc->bins[i].ncached,
 					memory_order_relaxed);
-	pthread_mutex_unlock(&h->tc_lock);
 }
 
 /* Live large extents and slabs per class, from a walk of the page map. */
@@ -72,38 +70,42 @@ count_extents(struct heap *h, uint64_t large[NCLASSES], uint64_t slabs[NCLASSES]
 	}
 }
 
+/*
+ * heap_stats -- whole-heap figures. Every lock is held so no cache flushes or
+ * refills in between the counts; what threads do on their lock-free paths
+ * meanwhile is real activity. Large frees move bytes before the cached count
+ * drops, so the sum is computed signed and clamped.
+ */
 void
 heap_stats(struct heap *h, struct pmalloc_stats *st)
 {
 	uint64_t cached[NCLASSES];
 	memset(st, 0, sizeof(*st));
-	count_cached(h, cached);
 	st->size = h->region.size;
 	st->narenas = h->narenas;
 	st->nclasses = NCLASSES;
-	uint64_t small = 0;
+	size_t fixed = h->pm.base - (uintptr_t)h->region.base;
+	int64_t allocated = 0;
+	heap_lock_all(h);
+	count_cached(h, cached);
 	for (unsigned a = 0; a < h->narenas; a++)
 		for (unsigned i = 0; i < NSMALL; i++) {
 			struct bin *b = &h->arenas[a].bins[i];
-			pthread_mutex_lock(&b->lock);
-			small += b->nused * sz_classes[i].size;
+			allocated += (int64_t)(b->nused * sz_classes[i].size);
 			st->nmalloc += b->nmalloc;
 			st->nfree += b->nfree;
-			pthread_mutex_unlock(&b->lock);
 		}
-	uint64_t cached_bytes = 0;
 	for (unsigned i = 0; i < NCACHED; i++)
-		cached_bytes += cached[i] * sz_classes[i].size;
-	st->allocated = small + atomic_load(&h->large_bytes) - cached_bytes;
+		allocated -= (int64_t)(cached[i] * sz_classes[i].size);
+	allocated += (int64_t)atomic_load(&h->large_bytes);
+	st->allocated = allocated > 0 ? (uint64_t)allocated : 0;
 	st->nmalloc += atomic_load(&h->large_nmalloc);
 	st->nfree += atomic_load(&h->large_nfree);
-	size_t fixed = h->pm.base - (uintptr_t)h->region.base;
-	pthread_mutex_lock(&h->ext.lock);
 	st->active = h->ext.active_pages * PAGE;
 	st->dirty = h->ext.dirty_pages * PAGE;
 	st->metadata = h->ext.meta_pages * PAGE + fixed;
 	st->purged = h->ext.purged_bytes;
-	pthread_mutex_unlock(&h->ext.lock);
+	heap_unlock_all(h);
 	st->resident = st->active + st->dirty + st->metadata;
 	st->file_allocated = region_file_allocated(&h->region);
 }
@@ -112,28 +114,24 @@ int
 heap_class_stats(struct heap *h, struct pmalloc_class_stats *rows, size_t n)
 {
 	uint64_t cached[NCLASSES], large[NCLASSES], slabs[NCLASSES];
+	uint64_t used[NSMALL] = {0};
+	heap_lock_all(h);
 	count_cached(h, cached);
-	pthread_mutex_lock(&h->ext.lock);
 	count_extents(h, large, slabs);
-	pthread_mutex_unlock(&h->ext.lock);
+	for (unsigned a = 0; a < h->narenas; a++)
+		for (unsigned i = 0; i < NSMALL; i++)
+			used[i] += h->arenas[a].bins[i].nused;
+	heap_unlock_all(h);
 	for (unsigned i = 0; i < NCLASSES && i < n; i++) {
 		struct pmalloc_class_stats *r = &rows[i];
+		uint64_t live = i < NSMALL ? used[i] : large[i];
 		memset(r, 0, sizeof(*r));
 		r->size = sz_classes[i].size;
 		r->cached = cached[i];
+		r->live = live > cached[i] ? live - cached[i] : 0;
 		if (i < NSMALL) {
 			r->slab_size = sz_classes[i].npages * PAGE;
 			r->slabs = slabs[i];
-			uint64_t used = 0;
-			for (unsigned a = 0; a < h->narenas; a++) {
-				struct bin *b = &h->arenas[a].bins[i];
-				pthread_mutex_lock(&b->lock);
-				used += b->nused;
-				pthread_mutex_unlock(&b->lock);
-			}
-			r->live = used - cached[i];
-		} else {
-			r->live = large[i] - cached[i];
 		}
 	}
 	return NCLASSES;

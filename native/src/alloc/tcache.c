@@ -11,7 +11,7 @@
 #include "alloc/tcache.h"
 #include "common/errmsg.h"
 
-__thread struct tsd tsd_tls;
+__thread struct tsd tsd_tls TLS_HOT;
 
 static pthread_key_t tsd_key;
 static pthread_once_t tsd_key_once = PTHREAD_ONCE_INIT;
@@ -93,9 +93,11 @@ tcache_peek(struct heap *h)
 }
 
 struct tcache *
-tcache_get_slow(struct heap *h)
+tcache_get(struct heap *h)
 {
 	struct tsd *t = &tsd_tls;
+	if (t->serial == h->serial)
+		return t->tc;
 	if (t->state == TSD_DEAD)
 		return NULL;
 	struct tcache *tc = tcache_peek(h);
@@ -134,8 +136,9 @@ tcache_flush_all(struct heap *h, struct tcache *tc)
 	for (unsigned i = 0; i < NCACHED; i++) {
 		struct tcache_bin *b = &tc->bins[i];
 		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-		atomic_store_explicit(&b->ncached, 0, memory_order_relaxed);
+		/* objects reach the arenas before they leave the count (stats) */
 		flush_objects(h, i, b->stack, n);
+		atomic_store_explicit(&b->ncached, 0, memory_order_relaxed);
 	}
 }
 
@@ -146,7 +149,7 @@ tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned ind)
 	if (ind >= NSMALL) {
 		void *p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
 		if (!p) {
-			tcache_flush_all(h, tc);
+			heap_reclaim(h);
 			p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
 		}
 		return p;
@@ -154,7 +157,7 @@ tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned ind)
 	unsigned want = MAX(b->ncache_max / 2, 1u);
 	unsigned got = bin_fill(h, tc->arena, ind, b->stack, want);
 	if (!got) {
-		tcache_flush_all(h, tc);
+		heap_reclaim(h);
 		got = bin_fill(h, tc->arena, ind, b->stack, want);
 		if (!got) {
 			errmsg_set(ENOMEM, "pool exhausted: no memory for %u-byte objects",

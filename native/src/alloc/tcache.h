@@ -48,19 +48,10 @@ struct tsd {
 	int state;                    /* enum tsd_state: DEAD after thread exit */
 };
 
-extern __thread struct tsd tsd_tls;
+extern __thread struct tsd tsd_tls TLS_HOT;
 
 /* The calling thread's cache for h, created on first use; NULL if none can be. */
-struct tcache *tcache_get_slow(struct heap *h);
-
-static inline struct tcache *
-tcache_get(struct heap *h, uint64_t serial)
-{
-	struct tsd *t = &tsd_tls;
-	if (likely(t->serial == serial))
-		return t->tc;
-	return tcache_get_slow(h);
-}
+struct tcache *tcache_get(struct heap *h);
 
 /* Refill the bin of szind and return one object; NULL + ENOMEM. */
 void *tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned szind);

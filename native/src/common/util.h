@@ -12,6 +12,15 @@
 
 #define API __attribute__((visibility("default")))
 
+/* Thread state read on every malloc and free: initial-exec TLS (a fs-relative
+ * load) in the libraries a program links or preloads; the default model in the
+ * dlopen'ed Python module, where initial-exec may not be available. */
+#ifdef PMALLOC_TLS_INITIAL_EXEC
+#define TLS_HOT __attribute__((tls_model("initial-exec")))
+#else
+#define TLS_HOT
+#endif
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

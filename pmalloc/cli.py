@@ -1,0 +1,101 @@
+"""The `pmalloc` command line (also `python -m pmalloc`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Sequence
+
+from . import __version__, get_include, get_library
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'64M' -> 67108864; plain integers are bytes; K/M/G/T are powers of 1024."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1] if t and t[-1] in _UNITS else ""
+    number = t[: len(t) - len(unit)]
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 64M, 2G, 1048576)")
+    return int(number) * _UNITS[unit]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default: a pool, allocations, their figures."""
+    from .vmem import Pool
+
+    start = time.perf_counter()
+    with Pool(args.pool_dir, size=args.pool_size) as pool:
+        bufs = [pool.malloc(64 + (i % 512)) for i in range(100_000)]
+        big = pool.calloc(1, 16 << 20)
+        view = memoryview(big)
+        view[:5] = b"hello"
+        view.release()
+        peak = pool.stats()
+        for buf in bufs[::2]:
+            buf.free()
+        big.free()
+        after = pool.stats()
+        ok = pool.check()
+        report = {
+            "pool_dir": pool.dir,
+            "pool_size": pool.size,
+            "allocations": len(bufs) + 1,
+            "peak_allocated": peak["allocated"],
+            "allocated_after_free": after["allocated"],
+            "file_allocated_after_free": after["file_allocated"],
+            "consistent": ok,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        for buf in bufs[1::2]:
+            buf.free()
+    _emit(report, args.json)
+    return 0 if ok else 1
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .vmem import default_pool_dir
+
+    _emit({"version": __version__, "include": get_include(), "library": get_library(),
+           "default_pool_dir": default_pool_dir()}, args.json)
+    return 0
+
+
+def _emit(report: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pmalloc", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="allocate from a pool on the embedded default and report")
+    demo.add_argument("--pool-dir", default=None, help="directory of the pool file")
+    demo.add_argument("--pool-size", type=parse_size, default=parse_size("256M"))
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(func=_demo)
+    info = sub.add_parser("info", help="versions, header and library paths, default pool dir")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (OSError, MemoryError, ValueError) as exc:
+        print(f"pmalloc: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,565 @@
+"""Volatile memory pools: pmalloc's vmem front, from Python.
+
+A :class:`Pool` is a fixed-size heap on an unlinked file in a directory (a DAX file system,
+/dev/shm, or the temp dir), served by pmalloc's slab allocator. Its allocations are
+:class:`Buffer` objects: writable byte buffers (``memoryview(buf)``,
+``numpy.frombuffer(buf, dtype)``) with an ``.address`` for C code::
+
+    with Pool(size=64 << 20) as pool:
+        buf = pool.malloc(4096)
+        memoryview(buf)[:5] = b"hello"
+        buf.free()
+
+Rules (nothing a caller does here may crash the interpreter):
+
+- A closed pool raises :class:`~pmalloc.errors.PoolClosedError` (a ``ValueError``) on every
+  use but ``close()``, which is safe twice.
+- A freed buffer raises ``ValueError`` on any access to its memory (``memoryview``,
+  ``.address``, ``.size``, ``len``); freeing it again raises
+  :class:`~pmalloc.errors.InvalidBufferError` (a ``ValueError``).
+- Freeing a Buffer of another pool, or an int address this pool did not hand out (or already
+  took back), raises :class:`~pmalloc.errors.ForeignPointerError` (a ``ValueError``): the pool
+  tracks its live allocations.
+- Memory still exported (a live memoryview or numpy array over a buffer) is never given back:
+  ``free``, ``realloc`` and ``close`` raise ``BufferError`` and change nothing, as mmap does.
+  Closing a pool whose buffers are not exported invalidates them.
+- A Buffer dropped without ``free()`` is freed when it is collected.
+- Exhaustion raises :class:`~pmalloc.errors.OutOfMemoryError` (a ``MemoryError``); bad sizes
+  and alignments :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``).
+- A pool may be used from several threads at once.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import re
+import tempfile
+import threading
+import weakref
+from types import TracebackType
+from typing import Any, Final
+
+from pmalloc._buffer import View
+from pmalloc._native import ffi, lib
+from pmalloc.errors import (
+    ForeignPointerError,
+    InvalidArgumentError,
+    InvalidBufferError,
+    OutOfMemoryError,
+    PoolClosedError,
+    last_error,
+)
+
+__all__ = ["Pool", "Buffer", "default_dir", "MIN_POOL_SIZE", "DEFAULT_POOL_SIZE"]
+
+#: The smallest pool (libvmem's VMEM_MIN_POOL, 14 MiB).
+MIN_POOL_SIZE: Final = 14 << 20
+#: The size of a Pool created without one. The backing file is sparse: pages cost memory only
+#: once used.
+DEFAULT_POOL_SIZE: Final = 64 << 20
+
+_SIZE_MAX: Final = (1 << (8 * ffi.sizeof("size_t"))) - 1
+_STATS_FIELDS: Final = tuple(name for name, _ in ffi.typeof("struct pmalloc_stats").fields)
+_CLASS_FIELDS: Final = tuple(
+    name for name, _ in ffi.typeof("struct pmalloc_class_stats").fields
+)
+_PROC_MOUNTS: Final = "/proc/mounts"
+
+
+# ---- The embedded default directory --------------------------------------------------------
+
+
+def _unescape_mount_field(field: str) -> str:
+    r"""A /proc/mounts field with its octal escapes (\040 for a space ...) decoded."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def dax_mounts(mounts_text: str) -> list[str]:
+    """The mount points in a /proc/mounts text whose options turn DAX on for every file."""
+    found = []
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        options = fields[3].split(",")
+        if "dax" in options or "dax=always" in options:
+            found.append(_unescape_mount_field(fields[1]))
+    return found
+
+
+def _usable_dir(path: str) -> bool:
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
+def default_dir() -> str:
+    """Where ``Pool(dir=None)`` puts its file.
+
+    ``$PMALLOC_POOL_DIR`` (or libvmmalloc's ``$VMMALLOC_POOL_DIR``) when set; else the first
+    writable DAX-mounted file system in /proc/mounts; else /dev/shm when writable; else
+    ``tempfile.gettempdir()``.
+    """
+    for name in ("PMALLOC_POOL_DIR", "VMMALLOC_POOL_DIR"):
+        value = os.environ.get(name)
+        if value:
+            return value
+    try:
+        with open(_PROC_MOUNTS, encoding="utf-8", errors="surrogateescape") as f:
+            mounts = f.read()
+    except OSError:
+        mounts = ""
+    for mount in dax_mounts(mounts):
+        if _usable_dir(mount):
+            return mount
+    if _usable_dir("/dev/shm"):
+        return "/dev/shm"
+    return tempfile.gettempdir()
+
+
+# ---- Argument checks -------------------------------------------------------------------------
+
+
+def _size_arg(value: int, what: str) -> int:
+    """A byte count as an int: InvalidArgumentError if negative, OutOfMemoryError past size_t."""
+    n = operator.index(value)
+    if n < 0:
+        raise InvalidArgumentError(f"{what} must not be negative, got {n}")
+    if n > _SIZE_MAX:
+        raise OutOfMemoryError(f"{what} {n} does not fit the address space")
+    return n
+
+
+def _alignment_arg(value: int) -> int:
+    a = operator.index(value)
+    if a <= 0 or a & (a - 1) or a > _SIZE_MAX:
+        raise InvalidArgumentError(f"alignment must be a power of two, got {a}")
+    return a
+
+
+def _address(ptr: Any) -> int:
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+def _pointer(address: int) -> Any:
+    return ffi.cast("void *", address)
+
+
+# ---- Buffer ----------------------------------------------------------------------------------
+
+
+class Buffer(View):
+    """One allocation of a :class:`Pool`: a writable byte buffer over pool memory.
+
+    ``.address`` is its first byte, ``.size`` the size asked for (``len(buf)`` too),
+    ``.usable_size`` what the allocator actually reserved. ``memoryview(buf)`` and
+    ``numpy.frombuffer(buf, dtype)`` share the memory. ``free()`` gives it back; a Buffer
+    dropped without ``free()`` is freed when collected. Made by the pool's allocation
+    methods only. (``invalidate()``, from View, only detaches the buffer: its memory stays
+    allocated until the pool closes. Use ``free()``.)
+    """
+
+    __slots__ = ("_pool",)
+    _pool: Pool
+
+    def __new__(cls, *args: object, **kwargs: object) -> Buffer:
+        raise TypeError(
+            "Buffers come from Pool.malloc(), calloc(), realloc(), aligned_alloc(), strdup()"
+        )
+
+    @property
+    def pool(self) -> Pool:
+        """The pool this buffer was allocated from."""
+        return self._pool
+
+    @property
+    def usable_size(self) -> int:
+        """The bytes the allocator reserved for this buffer (>= ``size``)."""
+        return self._pool.usable_size(self)
+
+    def free(self) -> None:
+        """Give the memory back to the pool (``pool.free(self)``)."""
+        self._pool.free(self)
+
+    def __del__(self) -> None:
+        try:
+            pool = self._pool
+        except AttributeError:  # never given to a pool
+            return
+        pool._collect(self)
+
+
+# ---- Pool ------------------------------------------------------------------------------------
+
+# Pools whose lock must be renewed in a forked child (another thread may have held it).
+_POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
+
+
+class Pool:
+    """A volatile memory pool of ``size`` bytes on an unlinked file in ``dir``.
+
+    ``dir=None`` picks :func:`default_dir`. A missing ``dir`` raises FileNotFoundError, one
+    without write permission PermissionError, a regular file NotADirectoryError (each also a
+    :class:`~pmalloc.errors.PmallocError`); a size below :data:`MIN_POOL_SIZE`
+    InvalidArgumentError (a ValueError). Use it as a context manager, or ``close()`` it.
+    """
+
+    def __init__(
+        self, dir: str | os.PathLike[str] | None = None, size: int = DEFAULT_POOL_SIZE
+    ) -> None:
+        self._vmp: Any = None  # first, so that __del__ of a failed __init__ is harmless
+        self._lock = threading.Lock()
+        # address -> weak reference to the live Buffer there. The single source of truth
+        # for what this pool handed out: an address is freed exactly when it leaves this
+        # dict, always with _lock held.
+        self._live: dict[int, weakref.ref[Buffer]] = {}
+        # Frees deferred by finalizers that found _lock taken: (address, that Buffer's ref).
+        self._pending: list[tuple[int, weakref.ref[Buffer]]] = []
+        nbytes = _size_arg(size, "pool size")
+        path = os.fsdecode(default_dir() if dir is None else os.fspath(dir))
+        raw = os.fsencode(path)
+        if b"\0" in raw:
+            raise InvalidArgumentError(f"embedded null byte in dir {path!r}")
+        vmp = lib.vmem_create(raw, nbytes)
+        if vmp == ffi.NULL:
+            raise last_error(path)
+        self._vmp = vmp
+        self._dir = path
+        self._size = nbytes
+        _POOLS.add(self)
+
+    # -- state --
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._vmp is None
+
+    @property
+    def dir(self) -> str:
+        """The directory of the pool's (unlinked) file."""
+        return self._dir
+
+    @property
+    def size(self) -> int:
+        """The pool's size in bytes, as created."""
+        return self._size
+
+    def __repr__(self) -> str:
+        state = "closed" if self._vmp is None else f"live={len(self._live)}"
+        return f"<{type(self).__module__}.Pool dir={self._dir!r} size={self._size} {state}>"
+
+    def __enter__(self) -> Pool:
+        self._handle()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_vmp", None) is None:
+            return
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - exported from a garbage cycle, or shutdown
+            pass  # keep the mapping rather than unmap memory a buffer may still show
+
+    # -- allocation --
+
+    def malloc(self, size: int) -> Buffer:
+        """``size`` bytes, uninitialized. ``malloc(0)`` gives a distinct empty Buffer."""
+        n = _size_arg(size, "size")
+        self._lock.acquire()
+        try:
+            ptr = lib.vmem_malloc(self._handle(), n or 1)
+            if ptr == ffi.NULL:
+                raise last_error()
+            return self._adopt(ptr, n)
+        finally:
+            self._unlock()
+
+    def calloc(self, nmemb: int, size: int) -> Buffer:
+        """``nmemb * size`` bytes of zeros; OutOfMemoryError if the product overflows."""
+        count = _size_arg(nmemb, "nmemb")
+        each = _size_arg(size, "size")
+        total = count * each
+        if total > _SIZE_MAX:
+            raise OutOfMemoryError(f"calloc({count}, {each}) overflows the address space")
+        if total == 0:
+            count = each = 1
+        self._lock.acquire()
+        try:
+            ptr = lib.vmem_calloc(self._handle(), count, each)
+            if ptr == ffi.NULL:
+                raise last_error()
+            return self._adopt(ptr, total)
+        finally:
+            self._unlock()
+
+    def aligned_alloc(self, alignment: int, size: int) -> Buffer:
+        """``size`` bytes at an address that is a multiple of ``alignment`` (a power of two)."""
+        a = _alignment_arg(alignment)
+        n = _size_arg(size, "size")
+        self._lock.acquire()
+        try:
+            ptr = lib.vmem_aligned_alloc(self._handle(), a, n or 1)
+            if ptr == ffi.NULL:
+                raise last_error()
+            return self._adopt(ptr, n)
+        finally:
+            self._unlock()
+
+    def strdup(self, s: str | bytes | bytearray | memoryview) -> Buffer:
+        """A NUL-terminated copy of ``s`` (str is UTF-8 encoded); ``size`` counts the NUL."""
+        if isinstance(s, str):
+            data = s.encode("utf-8")
+        elif isinstance(s, (bytes, bytearray, memoryview)):
+            data = bytes(s)
+        else:
+            raise TypeError(f"strdup needs str or bytes, got {type(s).__name__}")
+        if b"\0" in data:
+            raise InvalidArgumentError("strdup: embedded null byte")
+        self._lock.acquire()
+        try:
+            ptr = lib.vmem_strdup(self._handle(), data)
+            if ptr == ffi.NULL:
+                raise last_error()
+            return self._adopt(ptr, len(data) + 1)
+        finally:
+            self._unlock()
+
+    def realloc(self, buf: Buffer | None, size: int) -> Buffer:
+        """Resize ``buf`` to ``size`` bytes, keeping its contents up to the smaller size.
+
+        Returns ``buf`` itself, now over the new memory (its address may change), so both
+        ``buf = pool.realloc(buf, n)`` and other references to it stay valid. ``None`` is
+        ``malloc(size)``. On failure (OutOfMemoryError) ``buf`` is left as it was.
+        BufferError while ``buf`` is exported.
+        """
+        n = _size_arg(size, "size")
+        if buf is None:
+            return self.malloc(n)
+        if not isinstance(buf, Buffer):
+            raise TypeError(f"realloc needs a Buffer or None, got {type(buf).__name__}")
+        self._lock.acquire()
+        try:
+            vmp = self._handle()
+            address, ref = self._lookup(buf)
+            old_size = buf.size
+            View.invalidate(buf)  # BufferError while exported; nothing changed yet
+            ptr = lib.vmem_realloc(vmp, _pointer(address), n or 1)
+            if ptr == ffi.NULL:
+                exc = last_error()
+                View._rebind(buf, address, old_size)
+                raise exc
+            moved = _address(ptr)
+            if moved != address:
+                del self._live[address]
+                self._live[moved] = ref
+            View._rebind(buf, moved, n)
+            return buf
+        finally:
+            self._unlock()
+
+    def free(self, buf: Buffer | int) -> None:
+        """Give back a Buffer of this pool, or the int address of one.
+
+        InvalidBufferError for a buffer already freed, ForeignPointerError for a Buffer of
+        another pool or an address this pool has no live allocation at, BufferError while
+        the buffer is exported.
+        """
+        self._lock.acquire()
+        try:
+            vmp = self._handle()
+            address, ref = self._lookup(buf)
+            owner = ref()
+            if owner is not None:
+                View.invalidate(owner)  # BufferError while exported; nothing changed yet
+            del self._live[address]
+            lib.vmem_free(vmp, _pointer(address))
+        finally:
+            self._unlock()
+
+    def usable_size(self, buf: Buffer | int) -> int:
+        """The bytes reserved for a live allocation of this pool (>= the size asked for)."""
+        self._lock.acquire()
+        try:
+            vmp = self._handle()
+            address, _ = self._lookup(buf)
+            return int(lib.vmem_malloc_usable_size(vmp, _pointer(address)))
+        finally:
+            self._unlock()
+
+    # -- the whole pool --
+
+    def stats(self) -> dict[str, Any]:
+        """The pool's figures (struct pmalloc_stats: size, allocated, active, metadata, dirty,
+        resident, file_allocated, purged, nmalloc, nfree, narenas, nclasses), plus
+        ``classes``: one dict per size class (size, slab_size, live, cached, slabs)."""
+        st = ffi.new("struct pmalloc_stats *")
+        self._lock.acquire()
+        try:
+            vmp = self._handle()
+            if lib.pmalloc_vmem_stats(vmp, st) != 0:
+                raise last_error()
+            nclasses = int(st.nclasses)
+            rows = ffi.new("struct pmalloc_class_stats[]", max(nclasses, 1))
+            got = lib.pmalloc_vmem_class_stats(vmp, rows, nclasses)
+            if got < 0:
+                raise last_error()
+        finally:
+            self._unlock()
+        result: dict[str, Any] = {name: int(getattr(st, name)) for name in _STATS_FIELDS}
+        result["classes"] = [
+            {name: int(getattr(rows[i], name)) for name in _CLASS_FIELDS}
+            for i in range(min(got, nclasses))
+        ]
+        return result
+
+    def check(self) -> bool:
+        """Walk the pool's metadata: True when consistent."""
+        self._lock.acquire()
+        try:
+            result = lib.vmem_check(self._handle())
+            if result < 0:
+                raise last_error()
+            return bool(result)
+        finally:
+            self._unlock()
+
+    def purge(self) -> None:
+        """Flush this thread's cache and give every free page back to the system now."""
+        self._lock.acquire()
+        try:
+            if lib.pmalloc_vmem_purge(self._handle()) != 0:
+                raise last_error()
+        finally:
+            self._unlock()
+
+    def close(self) -> None:
+        """Release the pool and everything in it; safe twice.
+
+        Live buffers become invalid. BufferError, with the pool left open and every buffer
+        as it was, while any buffer is exported (a memoryview or array over it is alive).
+        """
+        self._lock.acquire()
+        try:
+            if self._vmp is None:
+                return
+            done: list[tuple[Buffer, int, int]] = []
+            try:
+                for ref in list(self._live.values()):
+                    buf = ref()
+                    if buf is None or not buf.valid:
+                        continue
+                    address, size = buf.address, buf.size
+                    View.invalidate(buf)
+                    done.append((buf, address, size))
+            except BufferError as exc:
+                for buf, address, size in done:
+                    View._rebind(buf, address, size)
+                raise BufferError(
+                    f"cannot close the pool while a buffer is exported: {exc}"
+                ) from None
+            vmp, self._vmp = self._vmp, None
+            self._live.clear()
+            self._pending.clear()
+            lib.vmem_delete(vmp)
+        finally:
+            self._unlock()
+
+    # -- bookkeeping (with _lock held unless said otherwise) --
+
+    def _handle(self) -> Any:
+        vmp = self._vmp
+        if vmp is None:
+            raise PoolClosedError("operation on a closed pool")
+        return vmp
+
+    def _adopt(self, ptr: Any, size: int) -> Buffer:
+        """Wrap fresh memory in a Buffer and record it as live."""
+        address = _address(ptr)
+        try:
+            buf = View.__new__(Buffer, address, size)
+            buf._pool = self
+        except BaseException:
+            lib.vmem_free(self._vmp, ptr)
+            raise
+        self._live[address] = weakref.ref(buf)
+        return buf
+
+    def _lookup(self, target: Buffer | int) -> tuple[int, weakref.ref[Buffer]]:
+        """The address and live-table entry of a Buffer of this pool, or of an int address."""
+        if isinstance(target, Buffer):
+            if target._pool is not self:
+                raise ForeignPointerError("the buffer belongs to another pool")
+            if not target.valid:
+                raise InvalidBufferError("the buffer was already freed (double free?)")
+            address = target.address
+            ref = self._live.get(address)
+            if ref is None or ref() is not target:
+                raise InvalidBufferError(f"no live allocation of this buffer at {address:#x}")
+            return address, ref
+        if isinstance(target, View):
+            raise ForeignPointerError("not a Buffer of this pool")
+        try:
+            address = operator.index(target)
+        except TypeError:
+            raise TypeError(
+                f"expected a Buffer or an int address, got {type(target).__name__}"
+            ) from None
+        ref = self._live.get(address)
+        if ref is None:
+            raise ForeignPointerError(
+                f"address {address:#x} is not a live allocation of this pool"
+            )
+        return address, ref
+
+    def _unlock(self) -> None:
+        """Run the frees finalizers deferred, then release _lock."""
+        while True:
+            if self._pending:
+                self._drain()
+            self._lock.release()
+            if not self._pending or not self._lock.acquire(blocking=False):
+                return
+
+    def _drain(self) -> None:
+        vmp = self._vmp
+        while self._pending:
+            address, ref = self._pending.pop()
+            if self._live.get(address) is ref:  # not freed (and reused) meanwhile
+                del self._live[address]
+                if vmp is not None:
+                    lib.vmem_free(vmp, _pointer(address))
+
+    def _collect(self, buf: Buffer) -> None:
+        """Free a Buffer being collected. Called from its finalizer: any thread, any time,
+        perhaps while this thread holds _lock, so it never waits for the lock."""
+        if self._vmp is None or not buf.valid:
+            return
+        address = buf.address
+        try:
+            View.invalidate(buf)
+        except BufferError:  # exported from a garbage cycle: the memory stays until close()
+            return
+        ref = self._live.get(address)
+        if ref is None:
+            return
+        if not self._lock.acquire(blocking=False):
+            self._pending.append((address, ref))
+            return
+        self._pending.append((address, ref))
+        self._unlock()
+
+
+def _renew_locks() -> None:
+    for pool in list(_POOLS):
+        pool._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)

@@ -1,0 +1,208 @@
+"""Fixtures shared by the test suite.
+
+- ``pool_dir``: a fresh directory for pool files (under /dev/shm when it is usable).
+- ``make_vmem`` / ``vmem``: pools made through ``lib.vmem_create``; each is checked with
+  ``vmem_check`` and deleted when the test ends.
+- ``c_program``: compiles a C program against ``pmalloc.get_include()`` and
+  ``pmalloc.get_library()`` and runs it with a timeout.
+
+With ``PMALLOC_SANITIZED=1`` (test.sh sets it for the run under AddressSanitizer and UBSan)
+the C programs are built with the sanitizers too, to link with the sanitized libpmalloc.so.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+KiB = 1 << 10
+MiB = 1 << 20
+VMEM_MIN_POOL = 14 * MiB  # libvmem.h; vmem_api.c checks the header agrees
+
+SANITIZED = os.environ.get("PMALLOC_SANITIZED") == "1"
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                  "-fno-omit-frame-pointer"]
+C_DIR = Path(__file__).parent / "c"
+STRICT_FLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"]
+
+
+def _shm_or_tmp() -> str | None:
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return None
+
+
+@pytest.fixture
+def pool_dir() -> Iterator[str]:
+    """A new empty directory for pool files; removed afterwards."""
+    path = tempfile.mkdtemp(prefix="pmalloc-test-", dir=_shm_or_tmp())
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def native():
+    """(ffi, lib) of pmalloc._native, imported on first use."""
+    from pmalloc._native import ffi, lib
+    return ffi, lib
+
+
+def errno_text(err: int) -> str:
+    return f"{err} ({os.strerror(err)})" if err else "0"
+
+
+class Pools:
+    """Creates vmem pools and deletes, after checking, those left at the end."""
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+        self.live: list = []
+
+    def create(self, size: int = 64 * MiB, directory: str | None = None):
+        ffi, lib = native()
+        ffi.errno = 0
+        vmp = lib.vmem_create((directory or self.dir).encode(), size)
+        if vmp == ffi.NULL:
+            err = ffi.errno
+            msg = ffi.string(lib.vmem_errormsg()).decode(errors="replace")
+            pytest.fail(f"vmem_create({directory or self.dir!r}, {size}): expected a pool, "
+                        f"saw NULL, errno {errno_text(err)}: {msg}")
+        self.live.append(vmp)
+        return vmp
+
+    def delete(self, vmp) -> None:
+        _, lib = native()
+        self.live.remove(vmp)
+        lib.vmem_delete(vmp)
+
+    def close_all(self) -> list[str]:
+        _, lib = native()
+        problems = []
+        while self.live:
+            vmp = self.live.pop()
+            rc = lib.vmem_check(vmp)
+            if rc != 1:
+                problems.append(f"vmem_check at teardown: expected 1, saw {rc}")
+            lib.vmem_delete(vmp)
+        return problems
+
+
+@pytest.fixture
+def make_vmem(pool_dir: str) -> Iterator[Pools]:
+    """``make_vmem.create(size)`` makes a pool in ``pool_dir``; all are checked and deleted."""
+    pools = Pools(pool_dir)
+    yield pools
+    problems = pools.close_all()
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+@pytest.fixture
+def vmem(make_vmem: Pools):
+    """A 64 MiB pool (a ``VMEM *``) in a fresh directory."""
+    return make_vmem.create(64 * MiB)
+
+
+# ---- C programs --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Run:
+    """What a program did: the command, exit status and both outputs."""
+    cmd: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        return (f"$ {shlex.join(self.cmd)}\nexit status {self.returncode}\n"
+                f"--- stdout ---\n{self.stdout}--- stderr ---\n{self.stderr}")
+
+    def expect_success(self) -> "Run":
+        assert self.returncode == 0, ("expected exit status 0, saw "
+                                      f"{self.returncode}\n{self.describe()}")
+        return self
+
+
+def _run(cmd: Sequence[str], timeout: float, cwd: str | None = None,
+         env: dict[str, str] | None = None) -> Run:
+    try:
+        proc = subprocess.run(list(cmd), capture_output=True, text=True, errors="replace",
+                              timeout=timeout, cwd=cwd, env=env)
+    except subprocess.TimeoutExpired as exc:
+        def text(b):
+            return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+        pytest.fail(f"expected {shlex.join(cmd)} to finish within {timeout} s; it did not\n"
+                    f"--- stdout ---\n{text(exc.stdout)}--- stderr ---\n{text(exc.stderr)}")
+    return Run(list(cmd), proc.returncode, proc.stdout, proc.stderr)
+
+
+class CPrograms:
+    """Builds C programs against pmalloc's headers and library, once per source and flags."""
+
+    def __init__(self, workdir: Path) -> None:
+        import pmalloc
+        self.include = pmalloc.get_include()
+        self.library = pmalloc.get_library()
+        self.workdir = workdir
+        self.built: dict[str, Path] = {}
+
+    def compile_command(self, source: Path, exe: Path, extra: Sequence[str] = ()) -> list[str]:
+        libdir = os.path.dirname(self.library)
+        cmd = ["gcc", *STRICT_FLAGS, *(SANITIZE_FLAGS if SANITIZED else []),
+               f"-I{self.include}", f"-I{C_DIR}", str(source), self.library,
+               f"-Wl,-rpath,{libdir}", "-o", str(exe), *extra]
+        return cmd
+
+    def build(self, source: str | Path, extra: Sequence[str] = ()) -> Path:
+        """Compile tests/c/<source> (or a path) strictly; the executable's path."""
+        src = Path(source)
+        if not src.is_absolute():
+            src = C_DIR / src
+        key = hashlib.sha1(f"{src}\0{src.stat().st_mtime_ns}\0{extra}".encode()).hexdigest()
+        if key in self.built:
+            return self.built[key]
+        exe = self.workdir / f"{src.stem}-{key[:8]}"
+        run = _run(self.compile_command(src, exe, extra), timeout=120)
+        if run.returncode != 0:
+            pytest.fail(f"expected {src.name} to compile cleanly; it did not\n{run.describe()}")
+        self.built[key] = exe
+        return exe
+
+    def run(self, exe: Path, *args: str, timeout: float = 60,
+            env: dict[str, str] | None = None) -> Run:
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        return _run([str(exe), *map(str, args)], timeout=timeout, env=full_env)
+
+    def __call__(self, source: str | Path, *args: str, timeout: float = 60,
+                 env: dict[str, str] | None = None, extra: Sequence[str] = ()) -> Run:
+        """Build then run; the Run (check it with ``.expect_success()``)."""
+        return self.run(self.build(source, extra), *args, timeout=timeout, env=env)
+
+    def source(self, name: str, text: str) -> Path:
+        """Write a small program to the work directory; its path, for build() or call."""
+        path = self.workdir / name
+        path.write_text(text)
+        return path
+
+
+@pytest.fixture(scope="session")
+def c_program(tmp_path_factory: pytest.TempPathFactory) -> CPrograms:
+    """``c_program("vmem_api.c", arg, ...)`` builds tests/c/vmem_api.c and runs it."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the C test programs")
+    return CPrograms(tmp_path_factory.mktemp("cprog"))
+
+
+run_command: Callable[..., Run] = _run
