@@ -28,11 +28,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     with Pool(args.pool_dir, size=args.pool_size) as pool:
-        bufs = [pool.malloc(64 + (i % 512)) for i in range(100_000)]
+        bufs = [pool.malloc(64 + (i % 512)) for i in range(20_000)]
+        for i, buf in enumerate(bufs):
+            with memoryview(buf) as view:
+                view[:] = bytes([i % 251]) * len(view)
         big = pool.calloc(1, 16 << 20)
-        view = memoryview(big)
-        view[:5] = b"hello"
-        view.release()
+        with memoryview(big) as view:
+            view[::4096] = b"x" * len(view[::4096])
         peak = pool.stats()
         for buf in bufs[::2]:
             buf.free()
@@ -44,6 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
             "pool_size": pool.size,
             "allocations": len(bufs) + 1,
             "peak_allocated": peak["allocated"],
+            "peak_file_allocated": peak["file_allocated"],
             "allocated_after_free": after["allocated"],
             "file_allocated_after_free": after["file_allocated"],
             "consistent": ok,
@@ -56,10 +59,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .vmem import default_pool_dir
+    from .vmem import default_dir
 
     _emit({"version": __version__, "include": get_include(), "library": get_library(),
-           "default_pool_dir": default_pool_dir()}, args.json)
+           "default_pool_dir": default_dir()}, args.json)
     return 0
 
 

@@ -60,7 +60,7 @@ sz_boot_once(void)
 		} else {
 			c->npages = (uint16_t)(c->size / PAGE);
 			c->nregs = 1;
-			c->ncache = i < NCACHED ? 16 : 0;
+			c->ncache = i < NCACHED ? 64 : 0;  /* bounded by bytes per tcache */
 		}
 	}
 	unsigned s = 0;

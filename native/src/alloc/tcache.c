@@ -48,10 +48,15 @@ tcache_create(struct heap *h)
 	tc->ext = e;
 	unsigned a = atomic_fetch_add_explicit(&h->next_arena, 1, memory_order_relaxed);
 	tc->arena = &h->arenas[a % h->narenas];
+	/* large classes: at most pool/256 bytes a class (256 KiB to 4 MiB) */
+	size_t large_bytes = MIN(MAX(h->region.size / 256, (size_t)256 << 10), (size_t)4 << 20);
 	void **slot = (void **)(tc + 1);
 	for (unsigned i = 0; i < NCACHED; i++) {
+		unsigned n = sz_classes[i].ncache;
+		if (i >= NSMALL)
+			n = (unsigned)MIN((size_t)n, MAX(large_bytes / sz_classes[i].size, (size_t)4));
 		tc->bins[i].stack = slot;
-		tc->bins[i].ncache_max = sz_classes[i].ncache;
+		tc->bins[i].ncache_max = (uint16_t)n;
 		slot += sz_classes[i].ncache;
 	}
 	pthread_mutex_lock(&h->tc_lock);
