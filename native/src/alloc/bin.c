@@ -10,28 +10,6 @@
 #include "alloc/slab.h"
 #include "common/errmsg.h"
 
-static void
-slist_push(struct extent **head, struct extent *e)
-{
-	e->prev = NULL;
-	e->next = *head;
-	if (*head)
-		(*head)->prev = e;
-	*head = e;
-}
-
-static void
-slist_remove(struct extent **head, struct extent *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		*head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	e->prev = e->next = NULL;
-}
-
 /* A new slab for bin b of arena a; the bin lock is dropped meanwhile. */
 static struct extent *
 slab_new(struct heap *h, struct arena *a, struct bin *b, unsigned szind)
@@ -58,13 +36,13 @@ bin_fill(struct heap *h, struct arena *a, unsigned szind, void **out, unsigned n
 			b->cur = NULL;           /* a full slab leaves every list */
 			e = b->nonfull;
 			if (e) {
-				slist_remove(&b->nonfull, e);
+				extent_list_remove(&b->nonfull, e);
 			} else {
 				e = slab_new(h, a, b, szind);
 				if (!e)
 					break;
 				if (b->cur) {    /* another fill installed one meanwhile */
-					slist_push(&b->nonfull, e);
+					extent_list_push(&b->nonfull, e);
 					continue;
 				}
 			}
@@ -107,12 +85,12 @@ bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n)
 				continue;
 			if (e->nfree == nregs) {
 				if (nregs > 1)
-					slist_remove(&b->nonfull, e);
+					extent_list_remove(&b->nonfull, e);
 				b->nslabs--;
 				e->next = empty;
 				empty = e;
 			} else if (e->nfree == 1) {
-				slist_push(&b->nonfull, e);
+				extent_list_push(&b->nonfull, e);
 			}
 		}
 		b->nused -= done;

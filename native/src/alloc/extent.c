@@ -61,28 +61,6 @@ pind_lower(unsigned i)
 /* ---- lists -------------------------------------------------------------- */
 
 static void
-list_push(struct extent **head, struct extent *e)
-{
-	e->prev = NULL;
-	e->next = *head;
-	if (*head)
-		(*head)->prev = e;
-	*head = e;
-}
-
-static void
-list_remove(struct extent **head, struct extent *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		*head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void
 lru_append(struct extents *x, struct extent *e)
 {
 	e->lru_next = NULL;
@@ -151,7 +129,7 @@ bin_insert(struct extents *x, struct extent *e)
 {
 	int clean = e->state == EXTENT_CLEAN;
 	unsigned i = pind_floor(e->npages);
-	list_push(&x->bins[clean][i], e);
+	extent_list_push(&x->bins[clean][i], e);
 	x->nonempty[clean][i / 64] |= UINT64_C(1) << (i % 64);
 	if (!clean) {
 		x->dirty_pages += e->npages;
@@ -165,7 +143,7 @@ bin_remove(struct extents *x, struct extent *e)
 {
 	int clean = e->state == EXTENT_CLEAN;
 	unsigned i = pind_floor(e->npages);
-	list_remove(&x->bins[clean][i], e);
+	extent_list_remove(&x->bins[clean][i], e);
 	if (!x->bins[clean][i])
 		x->nonempty[clean][i / 64] &= ~(UINT64_C(1) << (i % 64));
 	if (!clean) {

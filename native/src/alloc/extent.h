@@ -103,6 +103,30 @@ pm_lookup(const struct pagemap *pm, const void *p)
 	return pm->map[off >> LG_PAGE];
 }
 
+/* ---- lists (free bins, non-full slabs) ---------------------------------- */
+
+static inline void
+extent_list_push(struct extent **head, struct extent *e)
+{
+	e->prev = NULL;
+	e->next = *head;
+	if (*head)
+		(*head)->prev = e;
+	*head = e;
+}
+
+static inline void
+extent_list_remove(struct extent **head, struct extent *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		*head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	e->prev = e->next = NULL;
+}
+
 /* ---- extent.c ----------------------------------------------------------- */
 
 /* Set up the allocator over [base, base + npages pages); false if too small. */

@@ -39,26 +39,3 @@ slab_take(struct extent *e, unsigned szind, void **out, unsigned n)
 	return got;
 }
 
-long
-slab_index(const struct extent *e, unsigned szind, const void *p)
-{
-	const struct sizeclass *c = &sz_classes[szind];
-	uintptr_t off = (uintptr_t)p - e->addr;
-	uint64_t i = ((uint64_t)off * c->magic) >> 32;
-	if (off >= e->npages * PAGE || i * c->size != off || i >= c->nregs)
-		return -1;
-	return (long)i;
-}
-
-bool
-slab_is_allocated(const struct extent *e, long i)
-{
-	return !((e->bitmap[i / 64] >> (i % 64)) & 1);
-}
-
-void
-slab_put(struct extent *e, long i)
-{
-	e->bitmap[i / 64] |= UINT64_C(1) << (i % 64);
-	e->nfree++;
-}
