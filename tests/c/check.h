@@ -4,7 +4,8 @@
  * A check is a named block that sets `result`; a failing check prints where it
  * failed, what it expected and what it saw. EXPECT_* macros may be used inside a
  * CHECK_BODY (they clear `result`) and anywhere else through check_note_fail().
- * main() ends with `return check_summary();`: 0 when every check passed.
+ * main() ends with `return check_summary();`: 0 when every check passed. Leave
+ * a check early with `continue` (its tally still counts), never with `break`.
  *
  *   CHECK_BODY("malloc-small") {
  *       void *p = vmem_malloc(vmp, 10);

@@ -1,7 +1,7 @@
 /*
  * vmem_exhaust.c -- fill a pool until it says ENOMEM, free everything, fill it again
  *
- * Usage: vmem_exhaust DIR
+ * Usage: vmem_exhaust DIR [same-class|other-class-after-purge|other-class]
  *
  * For objects of one size at a time (small, large and huge), a 32 MiB pool is
  * filled until vmem_malloc returns NULL with errno ENOMEM; calloc and realloc
@@ -83,9 +83,15 @@ fill_pool(VMEM *vmp, size_t size)
 	return f;
 }
 
-/* empty_pool -- check each object's first and last byte and free all, shuffled */
+enum order {
+	SHUFFLED,   /* a random permutation */
+	STRIDED,    /* every 7919th object, round and round (7919 is prime) */
+};
+static const char *const order_names[] = { "shuffled", "strided" };
+
+/* empty_pool -- check each object's first and last byte, then free all in `order` */
 static size_t
-empty_pool(VMEM *vmp, struct fill *f, size_t size)
+empty_pool_in(VMEM *vmp, struct fill *f, size_t size, enum order order)
 {
 	size_t damaged = 0;
 	for (size_t i = 0; i < f->count; i++) {
@@ -93,17 +99,31 @@ empty_pool(VMEM *vmp, struct fill *f, size_t size)
 		if (p[0] != tag_of(i) || p[size - 1] != tag_of(i))
 			damaged++;
 	}
-	for (size_t i = f->count; i > 1; i--) {
-		size_t j = (size_t)(xorshift() % i);
-		void *t = f->ptrs[i - 1];
-		f->ptrs[i - 1] = f->ptrs[j];
-		f->ptrs[j] = t;
+	size_t n = f->count;
+	if (order == STRIDED && n % 7919 == 0)
+		order = SHUFFLED;   /* the stride would not reach every object */
+	if (order == SHUFFLED) {
+		for (size_t i = n; i > 1; i--) {
+			size_t j = (size_t)(xorshift() % i);
+			void *t = f->ptrs[i - 1];
+			f->ptrs[i - 1] = f->ptrs[j];
+			f->ptrs[j] = t;
+		}
+		for (size_t i = 0; i < n; i++)
+			vmem_free(vmp, f->ptrs[i]);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			vmem_free(vmp, f->ptrs[(i * 7919) % n]);
 	}
-	for (size_t i = 0; i < f->count; i++)
-		vmem_free(vmp, f->ptrs[i]);
 	free(f->ptrs);
 	f->ptrs = NULL;
 	return damaged;
+}
+
+static size_t
+empty_pool(VMEM *vmp, struct fill *f, size_t size)
+{
+	return empty_pool_in(vmp, f, size, SHUFFLED);
 }
 
 static void
@@ -140,16 +160,10 @@ capacity_fresh(const char *dir, size_t size)
 	return f.count;
 }
 
-int
-main(int argc, char *argv[])
+/* same_class -- fill, free all, fill again, one object size per fresh pool */
+static void
+same_class(const char *dir)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	const char *dir = argv[1];
-
 	static const size_t sizes[] = {
 		100, 3000, 14336,                            /* small */
 		100 << 10, (size_t)1 << 20, (size_t)3 << 20, /* large */
@@ -163,7 +177,7 @@ main(int argc, char *argv[])
 			VMEM *vmp = fresh_pool(dir);
 			if (vmp == NULL) {
 				result = false;
-				break;
+				continue;   /* ends the check */
 			}
 			struct fill a = fill_pool(vmp, size);
 			report("first fill:", size, &a);
@@ -199,32 +213,38 @@ main(int argc, char *argv[])
 		}
 	}
 
-	/*
-	 * One pool through sizes in turn: once everything is freed and the pool
-	 * purged, each size has the capacity it has in a fresh pool. (Without the
-	 * purge, objects left in the thread's cache pin a few slabs while the first
-	 * large blocks are placed, as in any allocator with thread caches.)
-	 */
+}
+
+/*
+ * other_class -- one pool through sizes in turn: once everything is freed,
+ * large and huge objects have the capacity they have in a fresh pool, after
+ * an explicit purge or (purge false) with no call at all: objects a thread's
+ * cache still holds must not pin the pool.
+ */
+static void
+other_class(const char *dir, bool purge)
+{
 	static const size_t after[] = { (size_t)1 << 20, (size_t)5 << 20 };
-	for (int purge = 1; purge >= 1; purge--) {
+	for (int order = SHUFFLED; order <= STRIDED; order++) {
 		for (size_t k = 0; k < 2; k++) {
 			size_t big = after[k];
-			char name[80];
-			snprintf(name, sizeof(name), "capacity-%zu-after-small-objects%s", big,
-				purge ? "-and-purge" : "");
+			char name[96];
+			snprintf(name, sizeof(name), "capacity-%zu-after-small-objects-%s%s",
+				big, order_names[order], purge ? "-and-purge" : "");
 			CHECK_BODY(name) {
 				size_t fresh = capacity_fresh(dir, big);
 				VMEM *vmp = fresh_pool(dir);
 				if (vmp == NULL) {
 					result = false;
-					break;
+					continue;   /* ends the check */
 				}
 				static const size_t small[] = { 200, 3000 };
 				for (size_t j = 0; j < 2; j++) {
 					struct fill s = fill_pool(vmp, small[j]);
 					report("then", small[j], &s);
 					EXPECT_ERRNO(ENOMEM, s.err);
-					EXPECT_EQ(0, empty_pool(vmp, &s, small[j]));
+					EXPECT_EQ(0, empty_pool_in(vmp, &s, small[j],
+							(enum order)order));
 				}
 				if (purge)
 					EXPECT_EQ(0, pmalloc_vmem_purge(vmp));
@@ -237,5 +257,24 @@ main(int argc, char *argv[])
 			}
 		}
 	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: %s DIR [same-class|other-class-after-purge|"
+			"other-class]\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	const char *part = argc > 2 ? argv[2] : "all";
+	bool all = strcmp(part, "all") == 0;
+	if (all || strcmp(part, "same-class") == 0)
+		same_class(argv[1]);
+	if (all || strcmp(part, "other-class-after-purge") == 0)
+		other_class(argv[1], true);
+	if (all || strcmp(part, "other-class") == 0)
+		other_class(argv[1], false);
 	return check_summary();
 }

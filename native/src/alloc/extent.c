@@ -646,6 +646,8 @@ extents_check(struct heap *h)
 			bool bit = (x->nonempty[c][i / 64] >> (i % 64)) & 1;
 			CHECK(bit == (x->bins[c][i] != NULL), "free bin %u/%d: bitmap wrong", i, c);
 			for (struct extent *e = x->bins[c][i]; e; e = e->next) {
+				CHECK(nfree_bins <= nfree_walk, "free bin %u/%d: list longer than "
+						"the free extents (a cycle?)", i, c);
 				CHECK(e->state == (c ? EXTENT_CLEAN : EXTENT_DIRTY),
 						"free bin %u/%d holds an extent in state %u", i, c, e->state);
 				CHECK(pind_floor(e->npages) == i, "free bin %u holds %zu pages",

@@ -177,9 +177,12 @@ heap_check(struct heap *h)
 			struct bin *b = &h->arenas[a].bins[i];
 			CHECK(!b->cur || slab_ok(b->cur, a, i), "arena %u class %u: bad current slab",
 					a, i);
+			uint64_t listed = 0;
 			for (struct extent *e = b->nonfull; e; e = e->next) {
 				CHECK(slab_ok(e, a, i) && e->nfree > 0 && e != b->cur,
 						"arena %u class %u: bad non-full slab", a, i);
+				CHECK(++listed <= b->nslabs, "arena %u class %u: non-full list "
+						"longer than the bin's slabs (a cycle?)", a, i);
 			}
 			used[i] += b->nused;
 		}
