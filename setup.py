@@ -18,10 +18,11 @@ def _load_build():
 
 
 _b = _load_build()
-CFLAGS, INCLUDE_DIRS, LDFLAGS, LIB_SOURCES = _b.CFLAGS, _b.INCLUDE_DIRS, _b.LDFLAGS, _b.LIB_SOURCES
+CFLAGS, INCLUDE_DIRS, LDFLAGS = _b.CFLAGS, _b.INCLUDE_DIRS, _b.LDFLAGS
+LIB_SOURCES, SHIM_SOURCES = _b.LIB_SOURCES, _b.SHIM_SOURCES
 
 # Extensions that are plain shared libraries: module name -> file name.
-SHARED_LIBS = {"pmalloc.libpmalloc": "libpmalloc.so"}
+SHARED_LIBS = {"pmalloc.libpmalloc": "libpmalloc.so", "pmalloc.libvmmalloc": "libvmmalloc.so"}
 
 
 class BuildExt(build_ext):
@@ -60,6 +61,17 @@ libpmalloc = Extension(
     py_limited_api=False,
 )
 
+# The preload shim: exports the malloc family only (a dlopen'ed module's own calls must not
+# bind to it), initial-exec TLS (it is loaded at start-up).
+libvmmalloc = Extension(
+    "pmalloc.libvmmalloc",
+    sources=SHIM_SOURCES,
+    include_dirs=INCLUDE_DIRS,
+    extra_compile_args=CFLAGS + ["-DPMALLOC_TLS_INITIAL_EXEC", "-ftls-model=initial-exec"],
+    extra_link_args=LDFLAGS + ["-Wl,--version-script=native/libvmmalloc.map", "-lpthread"],
+    py_limited_api=False,
+)
+
 buffer_type = Extension(
     "pmalloc._buffer",
     sources=["native/python/buffer.c"],
@@ -69,6 +81,6 @@ buffer_type = Extension(
 
 setup(
     cffi_modules=["pmalloc/_build.py:ffibuilder"],
-    ext_modules=[libpmalloc, buffer_type],
+    ext_modules=[libpmalloc, libvmmalloc, buffer_type],
     cmdclass={"build_ext": BuildExt},
 )

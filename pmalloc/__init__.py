@@ -29,10 +29,16 @@ def get_library() -> str:
     return str(resources.files("pmalloc") / "libpmalloc.so")
 
 
+def preload_path() -> str:
+    """The path of libvmmalloc.so, for LD_PRELOAD: a program's whole heap in a pool file."""
+    return str(resources.files("pmalloc") / "libvmmalloc.so")
+
+
 __all__ = [
     "__version__",
     "get_include",
     "get_library",
+    "preload_path",
     "Pool",
     "Buffer",
     "PmallocError",

@@ -11,9 +11,14 @@ def _rel(*parts: str) -> str:
     return os.path.relpath(os.path.join(_ROOT, *parts))
 
 
-LIB_SOURCES = sorted(
-    os.path.relpath(p) for p in glob.glob(os.path.join(_ROOT, "native", "src", "*", "*.c"))
-)
+def _sources(folder: str) -> list[str]:
+    return sorted(os.path.relpath(p)
+                  for p in glob.glob(os.path.join(_ROOT, "native", "src", folder, "*.c")))
+
+
+# Everything but the preload shim, which replaces malloc and is its own library.
+LIB_SOURCES = [p for p in _sources("*") if os.sep + "shim" + os.sep not in p]
+SHIM_SOURCES = _sources("alloc") + _sources("common") + _sources("shim")
 INCLUDE_DIRS = [_rel("native", "include"), _rel("native", "src")]
 
 CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O3", "-g", "-Wall", "-Wextra", "-Werror",

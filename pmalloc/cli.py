@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Sequence
 
-from . import __version__, get_include, get_library
+from . import __version__, get_include, get_library, preload_path
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -62,7 +63,45 @@ def _info(args: argparse.Namespace) -> int:
     from .vmem import default_dir
 
     _emit({"version": __version__, "include": get_include(), "library": get_library(),
-           "default_pool_dir": default_dir()}, args.json)
+           "preload": preload_path(), "default_pool_dir": default_dir()}, args.json)
+    return 0
+
+
+def run_environment(args: argparse.Namespace, base: dict[str, str]) -> dict[str, str]:
+    """The environment `pmalloc run` gives the command: the shim preloaded, its settings."""
+    env = dict(base)
+    preload = preload_path()
+    env["LD_PRELOAD"] = f"{preload} {env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else preload
+    if args.pool_dir is not None:
+        env["PMALLOC_POOL_DIR"] = args.pool_dir
+    if args.pool_size is not None:
+        env["PMALLOC_POOL_SIZE"] = str(args.pool_size)
+    if args.fork_mode is not None:
+        env["PMALLOC_FORK"] = str(args.fork_mode)
+    if args.stats:
+        env["PMALLOC_STATS"] = "1"
+    if args.fallback:
+        env["PMALLOC_FALLBACK"] = "1"
+    return env
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Replace this process with the command, its heap in a pool file."""
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    if not command:
+        print("pmalloc run: no command given (pmalloc run [options] -- CMD ...)", file=sys.stderr)
+        return 2
+    env = run_environment(args, dict(os.environ))
+    try:
+        os.execvpe(command[0], command, env)
+    except OSError as exc:
+        print(f"pmalloc run: {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
+    return 0  # not reached
+
+
+def _preload_path(args: argparse.Namespace) -> int:
+    print(preload_path())
     return 0
 
 
@@ -84,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pool-size", type=parse_size, default=parse_size("256M"))
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(func=_demo)
+    run = sub.add_parser("run", help="run a program with its whole heap in a pool file",
+                         description="Run CMD with libvmmalloc.so preloaded: every malloc, "
+                         "calloc, realloc and free of the program is served from a pool file. "
+                         "Settings left out come from PMALLOC_*/VMMALLOC_* variables, else "
+                         "the embedded default (/dev/shm, the size of physical memory).")
+    run.add_argument("--pool-dir", default=None, help="directory of the pool file")
+    run.add_argument("--pool-size", type=parse_size, default=None, help="e.g. 512M, 4G")
+    run.add_argument("--fork-mode", type=int, choices=[1, 2, 3], default=None,
+                     help="1: copy-on-write remap; 2: copy the pool file (default); "
+                     "3: as 2 (libvmmalloc's copy-with-fallback)")
+    run.add_argument("--stats", action="store_true", help="print the pool's usage at exit")
+    run.add_argument("--fallback", action="store_true",
+                     help="serve from anonymous memory once the pool is exhausted")
+    run.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    run.set_defaults(func=_run)
+    path = sub.add_parser("preload-path", help="print the path of libvmmalloc.so")
+    path.set_defaults(func=_preload_path)
     info = sub.add_parser("info", help="versions, header and library paths, default pool dir")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)

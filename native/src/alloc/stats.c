@@ -84,7 +84,8 @@ heap_stats(struct heap *h, struct pmalloc_stats *st)
 	st->size = h->region.size;
 	st->narenas = h->narenas;
 	st->nclasses = NCLASSES;
-	size_t fixed = h->pm.base - (uintptr_t)h->region.base;
+	/* the header, and the page map as far as pages in use reach into it */
+	size_t header = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
 	int64_t allocated = 0;
 	heap_lock_all(h);
 	count_cached(h, cached);
@@ -103,7 +104,9 @@ heap_stats(struct heap *h, struct pmalloc_stats *st)
 	st->nfree += atomic_load(&h->large_nfree);
 	st->active = h->ext.active_pages * PAGE;
 	st->dirty = h->ext.dirty_pages * PAGE;
-	st->metadata = h->ext.meta_pages * PAGE + fixed;
+	size_t used_pages = h->ext.active_pages + h->ext.dirty_pages + h->ext.meta_pages;
+	st->metadata = h->ext.meta_pages * PAGE + header
+		+ ALIGN_UP(used_pages * sizeof(uint64_t), PAGE);
 	st->purged = h->ext.purged_bytes;
 	heap_unlock_all(h);
 	st->resident = st->active + st->dirty + st->metadata;

@@ -1,0 +1,459 @@
+/*
+ * shim.c -- libvmmalloc.so: an unmodified program's whole heap in a pool file
+ *
+ * Preloaded (LD_PRELOAD, `pmalloc run`), it replaces the malloc family and
+ * forwards every call to one heap over a pool file; it holds no allocator logic.
+ * The heap is created at the first call, which may come from the dynamic loader
+ * before any constructor: until it exists, calls made while creating it (from
+ * the same thread) are served from a static bootstrap arena, and other threads
+ * wait. Settings come from PMALLOC_* and libvmmalloc's VMMALLOC_* variables; an
+ * invalid one stops the program with a message, never a silent fallback.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc/heap.h"
+#include "alloc/region.h"
+#include "common/errmsg.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define BOOT_BYTES ((size_t)256 << 10)
+
+enum shim_state { SHIM_NEW, SHIM_STARTING, SHIM_READY };
+
+static _Atomic(struct heap *) shim_heap;  /* the pool's heap once ready */
+static struct heap *shim_fallback;        /* anonymous heap (PMALLOC_FALLBACK=1) */
+static _Atomic int shim_state = SHIM_NEW;
+static __thread int shim_starting TLS_HOT; /* this thread is creating the heap */
+static bool shim_fallback_on;
+static bool shim_stats;
+static char shim_dir[PATH_MAX];
+
+/* ---- bootstrap arena: what creating the heap itself asks for ------------ */
+
+static _Alignas(64) unsigned char boot_arena[BOOT_BYTES];
+static size_t boot_used;                  /* only the starting thread touches it */
+
+static void *
+boot_alloc(size_t size, size_t align)
+{
+	size_t off = ALIGN_UP(boot_used + sizeof(size_t), MAX(align, (size_t)16));
+	if (size > BOOT_BYTES || off + size > BOOT_BYTES) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	((size_t *)(void *)&boot_arena[off])[-1] = size;
+	boot_used = off + size;
+	return &boot_arena[off];
+}
+
+static bool
+is_boot(const void *p)
+{
+	return (const unsigned char *)p >= boot_arena
+		&& (const unsigned char *)p < boot_arena + BOOT_BYTES;
+}
+
+static size_t
+boot_size(const void *p)
+{
+	return ((const size_t *)p)[-1];
+}
+
+/* ---- settings ----------------------------------------------------------- */
+
+static void
+die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	n = n < 0 ? 0 : MIN(n, (int)sizeof(msg) - 2);
+	msg[n] = '\n';
+	ssize_t w = write(STDERR_FILENO, "pmalloc: ", 9);
+	w = write(STDERR_FILENO, msg, (size_t)n + 1);
+	(void)w;
+	_exit(127);
+}
+
+/* The first of two variables that is set: PMALLOC_name, else VMMALLOC_name. */
+static const char *
+setting(const char *ours, const char *theirs, const char **which)
+{
+	const char *v = getenv(ours);
+	*which = ours;
+	if (!v && theirs) {
+		v = getenv(theirs);
+		*which = theirs;
+	}
+	return v;
+}
+
+/* "64M" -> bytes: digits with an optional K/M/G/T (powers of 1024). */
+static bool
+parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return false;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || (shift && v > (ULLONG_MAX >> shift)))
+		return false;
+	*out = (size_t)(v << shift);
+	return true;
+}
+
+/* 0 when dir is a writable directory, else the errno saying why not. */
+static int
+dir_error(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return errno;
+	if (!S_ISDIR(st.st_mode))
+		return ENOTDIR;
+	return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+}
+
+static bool
+flag(const char *ours, const char *theirs)
+{
+	const char *which;
+	const char *v = setting(ours, theirs, &which);
+	if (!v || !*v || strcmp(v, "0") == 0)
+		return false;
+	if (strcmp(v, "1") == 0)
+		return true;
+	die("%s=%s: expected 0 or 1", which, v);
+}
+
+/* Read and check every setting; the pool's directory and size. */
+static size_t
+shim_settings(void)
+{
+	const char *which;
+	const char *dir = setting("PMALLOC_POOL_DIR", "VMMALLOC_POOL_DIR", &which);
+	if (dir) {
+		int err = dir_error(dir);
+		if (err)
+			die("%s=%s: not a writable directory (%s)", which, dir, strerror(err));
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		dir = !dir_error("/dev/shm") ? "/dev/shm" : tmp && !dir_error(tmp) ? tmp : "/tmp";
+	}
+	if (strlen(dir) >= sizeof(shim_dir))
+		die("pool directory name too long: %s", dir);
+	strcpy(shim_dir, dir);
+
+	size_t size = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+	const char *s = setting("PMALLOC_POOL_SIZE", "VMMALLOC_POOL_SIZE", &which);
+	if (s && !parse_size(s, &size))
+		die("%s=%s: not a size (e.g. 512M, 4G, 1073741824)", which, s);
+	if (size < ((size_t)14 << 20))
+		die("%s=%s: below the 14 MiB minimum", which, s ? s : "?");
+
+	const char *f = setting("PMALLOC_FORK", "VMMALLOC_FORK", &which);
+	if (f && strcmp(f, "1") && strcmp(f, "2") && strcmp(f, "3"))
+		die("%s=%s: expected 1 (copy-on-write remap), 2 (copy the pool file) or "
+				"3 (copy, else remap)", which, f);
+	shim_fallback_on = flag("PMALLOC_FALLBACK", NULL);
+	shim_stats = flag("PMALLOC_STATS", NULL);
+	return size;
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static void shim_report(void);
+
+/* shim_start -- create the heap (once); false while this thread is creating it */
+static bool
+shim_start(void)
+{
+	int s = atomic_load_explicit(&shim_state, memory_order_acquire);
+	if (s == SHIM_READY)
+		return true;
+	if (shim_starting)
+		return false;
+	int expected = SHIM_NEW;
+	if (!atomic_compare_exchange_strong(&shim_state, &expected, SHIM_STARTING)) {
+		while (atomic_load_explicit(&shim_state, memory_order_acquire) != SHIM_READY)
+			sched_yield();
+		return true;
+	}
+	shim_starting = 1;
+	size_t size = ALIGN_DOWN(shim_settings(), PAGE);
+	struct region r;
+	if (region_create_tmpfile(&r, shim_dir, size) != 0)
+		die("cannot create a %zu-byte pool in %s: %s", size, shim_dir, errmsg_get());
+	struct heap *h = heap_create(&r);
+	if (!h)
+		die("cannot set up the pool: %s", errmsg_get());
+	atomic_store_explicit(&shim_heap, h, memory_order_release);
+	if (shim_stats)
+		atexit(shim_report);
+	shim_starting = 0;
+	atomic_store_explicit(&shim_state, SHIM_READY, memory_order_release);
+	return true;
+}
+
+/* At load time, so a bad setting stops even a program that never allocates. */
+__attribute__((constructor)) static void
+shim_load(void)
+{
+	shim_start();
+}
+
+/* The pool's heap, or NULL before it exists (an acquire load: a plain mov). */
+static inline struct heap *
+pool(void)
+{
+	return atomic_load_explicit(&shim_heap, memory_order_acquire);
+}
+
+static inline bool
+holds(const struct heap *h, const void *p)
+{
+	return h && (uintptr_t)p - h->pm.base < h->pm.limit;
+}
+
+/* The heap holding p: the pool, the fallback, or NULL (bootstrap or foreign). */
+static inline struct heap *
+owner(const void *p)
+{
+	struct heap *h = pool();
+	if (holds(h, p))
+		return h;
+	return holds(shim_fallback, p) ? shim_fallback : NULL;
+}
+
+/* On exhaustion: NULL + ENOMEM, or anonymous memory when PMALLOC_FALLBACK=1. */
+static void *
+exhausted(size_t size, size_t align)
+{
+	if (!shim_fallback_on)
+		return NULL;
+	if (!shim_fallback) {
+		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+		pthread_mutex_lock(&lock);
+		if (!shim_fallback) {
+			struct region r;
+			if (region_create_anon(&r, pool()->region.size) == 0) {
+				struct heap *h = heap_create(&r);
+				if (h)
+					shim_fallback = h;
+				else
+					region_destroy(&r);
+			}
+		}
+		pthread_mutex_unlock(&lock);
+		if (!shim_fallback) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	return align ? heap_aligned_alloc(shim_fallback, align, size)
+		: heap_malloc(shim_fallback, size);
+}
+
+/* ---- the malloc family -------------------------------------------------- */
+
+SHIM_EXPORT void *
+malloc(size_t size)
+{
+	struct heap *h = pool();
+	if (unlikely(!h)) {
+		if (!shim_start())
+			return boot_alloc(size, 16);
+		h = pool();
+	}
+	void *p = heap_malloc(h, size);
+	return likely(p != NULL) ? p : exhausted(size, 0);
+}
+
+SHIM_EXPORT void
+free(void *p)
+{
+	struct heap *h = pool();
+	if (likely(holds(h, p)))
+		heap_free(h, p);
+	else if (p && holds(shim_fallback, p))
+		heap_free(shim_fallback, p);
+	/* NULL, bootstrap or foreign (the loader's early) memory: nothing to do */
+}
+
+SHIM_EXPORT void
+cfree(void *p)
+{
+	free(p);
+}
+
+SHIM_EXPORT void *
+calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct heap *h = pool();
+	if (unlikely(!h)) {
+		if (!shim_start())
+			return boot_alloc(total, 16);   /* static memory: already zero */
+		h = pool();
+	}
+	void *p = heap_calloc(h, n, size);
+	if (likely(p != NULL))
+		return p;
+	p = exhausted(total, 0);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+SHIM_EXPORT size_t
+malloc_usable_size(void *p)
+{
+	struct heap *h = owner(p);
+	if (h)
+		return heap_usable_size(h, p);
+	return p && is_boot(p) ? boot_size(p) : 0;
+}
+
+SHIM_EXPORT void *
+realloc(void *p, size_t size)
+{
+	if (!p)
+		return malloc(size);
+	struct heap *h = owner(p);
+	if (h) {
+		void *q = heap_realloc(h, p, size);
+		if (q || size == 0 || h != pool())
+			return q;
+		/* the pool is exhausted: the fallback, if allowed, takes it */
+	} else if (!is_boot(p)) {
+		errno = ENOMEM;       /* foreign memory: its size is unknown */
+		return NULL;
+	}
+	size_t old = h ? heap_usable_size(h, p) : boot_size(p);
+	void *q = h ? exhausted(size, 0) : malloc(size ? size : 1);
+	if (!q)
+		return NULL;
+	memcpy(q, p, MIN(old, size));
+	free(p);
+	return q;
+}
+
+SHIM_EXPORT void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, total);
+}
+
+static void *
+aligned(size_t align, size_t size)
+{
+	struct heap *h = pool();
+	if (unlikely(!h)) {
+		if (!shim_start())
+			return boot_alloc(size, align);
+		h = pool();
+	}
+	void *p = heap_aligned_alloc(h, align, size);
+	return p || errno == EINVAL ? p : exhausted(size, align);
+}
+
+SHIM_EXPORT int
+posix_memalign(void **out, size_t align, size_t size)
+{
+	if (!IS_POW2(align) || align % sizeof(void *))
+		return EINVAL;
+	int err = errno;
+	void *p = aligned(align, size);
+	int ret = p ? 0 : errno;
+	errno = err;
+	if (p)
+		*out = p;
+	return ret;
+}
+
+SHIM_EXPORT void *
+aligned_alloc(size_t align, size_t size)
+{
+	return aligned(align, size);
+}
+
+SHIM_EXPORT void *
+memalign(size_t align, size_t size)
+{
+	return aligned(align, size);
+}
+
+SHIM_EXPORT void *
+valloc(size_t size)
+{
+	return aligned(PAGE, size);
+}
+
+SHIM_EXPORT void *
+pvalloc(size_t size)
+{
+	if (size > SIZE_MAX - PAGE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned(PAGE, ALIGN_UP(size ? size : 1, PAGE));
+}
+
+/* ---- PMALLOC_STATS=1: the pool's usage at exit --------------------------- */
+
+static void
+shim_report(void)
+{
+	struct pmalloc_stats st;
+	struct heap *h = pool();
+	heap_stats(h, &st);
+	char line[512];
+	int n = snprintf(line, sizeof(line),
+		"pmalloc: pool %s (%zu bytes, pid %ld): allocated %llu active %llu "
+		"resident %llu file %llu nmalloc %llu nfree %llu%s\n",
+		shim_dir, h->region.size, (long)getpid(),
+		(unsigned long long)st.allocated, (unsigned long long)st.active,
+		(unsigned long long)st.resident, (unsigned long long)st.file_allocated,
+		(unsigned long long)st.nmalloc, (unsigned long long)st.nfree,
+		shim_fallback ? " (fallback heap in use)" : "");
+	if (n > 0) {
+		ssize_t w = write(STDERR_FILENO, line, (size_t)MIN(n, (int)sizeof(line) - 1));
+		(void)w;
+	}
+}
