@@ -15,6 +15,7 @@ from pmalloc.errors import (
     PoolError,
 )
 from pmalloc.vmem import Buffer, Pool
+from pmalloc import pmem, sim  # noqa: E402 - libpmem mappings and the crash simulator
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,8 @@ __all__ = [
     "get_include",
     "get_library",
     "preload_path",
+    "pmem",
+    "sim",
     "Pool",
     "Buffer",
     "PmallocError",

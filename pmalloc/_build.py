@@ -37,7 +37,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_CDEF)
 ffibuilder.set_source(
     "pmalloc._native",
-    '#include "libvmem.h"\n#include "pmalloc.h"\n',
+    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n',
     sources=LIB_SOURCES,
     include_dirs=INCLUDE_DIRS,
     extra_compile_args=[f for f in CFLAGS if f != "-Werror"],

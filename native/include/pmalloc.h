@@ -70,6 +70,97 @@ int pmalloc_free(void *ptr);
  * environment PMALLOC_DECAY_MS); returns the previous value. */
 long pmalloc_set_decay_ms(long ms);
 
+/* ---- pmem: persist operations ------------------------------------------- */
+
+/* A persist-ops table (persist, flush, drain, memcpy, memset); opaque here. */
+struct pmem_ops;
+
+#define PMALLOC_OPS_AUTO     0  /* the simulator's if a sim holds the range, else pmem or msync */
+#define PMALLOC_OPS_PMEM     1  /* flush instructions + fence */
+#define PMALLOC_OPS_MSYNC    2  /* msync */
+#define PMALLOC_OPS_VOLATILE 3  /* nothing to flush */
+
+/* The table of one kind (AUTO: chosen for [addr, addr+len)); NULL + EINVAL for an unknown kind. */
+const struct pmem_ops *pmalloc_persist_ops(const void *addr, size_t len, int kind);
+
+/* The table's name: "pmem", "msync", "volatile" or "sim". */
+const char *pmalloc_ops_name(const struct pmem_ops *ops);
+
+/* Make [addr, addr+len) durable through ops. */
+void pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len);
+
+/* Start writing [addr, addr+len) back through ops (durable after a drain). */
+void pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len);
+
+/* Complete the flushes made through ops. */
+void pmalloc_ops_drain(const struct pmem_ops *ops);
+
+/* memmove through ops, flushed and drained per PMEM_F_MEM_* flags; returns dst. */
+void *pmalloc_ops_memcpy(const struct pmem_ops *ops, void *dst, const void *src, size_t len,
+	unsigned flags);
+
+/* memset through ops, flushed and drained per PMEM_F_MEM_* flags; returns dst. */
+void *pmalloc_ops_memset(const struct pmem_ops *ops, void *dst, int c, size_t len,
+	unsigned flags);
+
+/* What libpmem chose at load time (from CPUID and the PMEM_* environment). */
+struct pmalloc_pmem_info {
+	const char *flush;       /* pmem_flush's instruction: "clwb", "clflushopt", "clflush", "none" */
+	const char *deep_flush;  /* pmem_deep_flush's instruction (ignores PMEM_NO_FLUSH) */
+	const char *movnt;       /* non-temporal copy loops: "avx512f", "avx", "sse2", "none" */
+	size_t movnt_threshold;  /* copies of at least this size stream (PMEM_MOVNT_THRESHOLD) */
+	int is_pmem_force;       /* PMEM_IS_PMEM_FORCE: 1, 0, or -1 when unset */
+	int auto_flush;          /* pmem_has_auto_flush() as read at load time */
+};
+
+/* Fill *info; 0, or -1 + EINVAL for NULL. */
+int pmalloc_pmem_info(struct pmalloc_pmem_info *info);
+
+/* ---- pmem: the crash simulator ------------------------------------------- */
+
+/* A simulated pmem range: working, pending (flushed) and persisted images. */
+typedef struct pmalloc_sim PMALLOC_SIM;
+
+/* Called at each drain point (1, 2, ...) before the drain takes effect; < 0 stops the calls. */
+typedef int (*pmalloc_sim_hook)(void *arg, uint64_t point);
+
+/* An aligned 8-byte word a crash may leave in more than one state. */
+struct pmalloc_sim_word {
+	uint64_t offset;         /* from the start of the range */
+	uint64_t value[3];       /* [0] persisted, then the flushed and/or working value */
+	uint32_t nvalues;        /* 2 or 3 */
+};
+
+/* A zeroed sim of size bytes (rounded up to 64); NULL + errno on failure. */
+PMALLOC_SIM *pmalloc_sim_new(size_t size);
+
+/* Free a sim and unmap its working image (NULL is ignored). */
+void pmalloc_sim_delete(PMALLOC_SIM *sim);
+
+/* The working image: write here, persist through pmalloc_sim_ops or libpmem. */
+void *pmalloc_sim_addr(const PMALLOC_SIM *sim);
+
+/* Bytes in each image. */
+size_t pmalloc_sim_size(const PMALLOC_SIM *sim);
+
+/* The persist-ops table that acts on this sim. */
+const struct pmem_ops *pmalloc_sim_ops(PMALLOC_SIM *sim);
+
+/* Make image (zero-padded) the working and persisted content; resets the drain count; 0 or -1. */
+int pmalloc_sim_load(PMALLOC_SIM *sim, const void *image, size_t len);
+
+/* Call hook(arg, point) at each drain point (NULL: none). */
+void pmalloc_sim_set_hook(PMALLOC_SIM *sim, pmalloc_sim_hook hook, void *arg);
+
+/* Drain points so far. */
+uint64_t pmalloc_sim_drains(const PMALLOC_SIM *sim);
+
+/* Copy the first len bytes of the persisted image to dst; 0 or -1. */
+int pmalloc_sim_persisted(const PMALLOC_SIM *sim, void *dst, size_t len);
+
+/* The words a crash now could leave in several states: up to n to out; returns how many there are. */
+size_t pmalloc_sim_words(const PMALLOC_SIM *sim, struct pmalloc_sim_word *out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,450 @@
+/*
+ * sim.c -- the crash simulator's images, drain points, candidates and routing
+ */
+#include "pmem/sim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/errmsg.h"
+#include "common/util.h"
+#include "libpmem.h"
+#include "pmalloc.h"
+#include "pmem/flush.h"
+#include "pmem/pmemops.h"
+
+/* Largest sim: the images live in memory three times over. */
+#define SIM_MAX_SIZE ((size_t)1 << 32)
+/* Sims one thread may flush between two drains and still have routed drains reach. */
+#define SIM_TLS_MAX 16
+#define WORD ((size_t)8)
+#define BITS 64
+
+/* One simulated pmem range. */
+struct pmalloc_sim {
+	uint8_t *work;            /* the working image: the mapping programs write */
+	uint8_t *persisted;       /* what a crash keeps for sure */
+	uint8_t *pending;         /* line snapshots of flushes not yet drained */
+	uint64_t *pending_map;    /* a bit per line: its snapshot in pending awaits a drain */
+	size_t size;              /* bytes of each image, a multiple of FLUSH_LINE */
+	size_t map_size;          /* bytes mapped for work (a page multiple) */
+	size_t npending;          /* bits set in pending_map */
+	uint64_t drains;          /* drain points so far */
+	uint64_t id;              /* unique among all sims ever made */
+	pmalloc_sim_hook hook;    /* called at each drain point, or NULL */
+	void *hook_arg;           /* its first argument */
+	int in_hook;              /* the hook is running: drains are not points */
+	struct pmem_ops ops;      /* the persist-ops table that acts on this sim */
+	struct pmalloc_sim *next; /* next in the registry */
+};
+
+atomic_int sim_count;
+
+/* Every live sim, for routing. */
+static pthread_mutex_t sim_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pmalloc_sim *sim_list;
+static uint64_t sim_next_id = 1;
+
+/* The sims this thread flushed through routing since its last routed drain. */
+static _Thread_local struct {
+	struct pmalloc_sim *sim;
+	uint64_t id;
+} sim_tls[SIM_TLS_MAX];
+static _Thread_local int sim_tls_n;
+
+/* ---- Images --------------------------------------------------------------- */
+
+/* sim_clip -- the lines [*first, *last) of sim that [addr, addr+len) touches; 0 if none */
+static int
+sim_clip(const struct pmalloc_sim *sim, const void *addr, size_t len, size_t *first, size_t *last)
+{
+	uintptr_t base = (uintptr_t)sim->work;
+	uintptr_t p = (uintptr_t)addr;
+	uintptr_t end = p + len;
+	if (len == 0 || end < p || end <= base || p >= base + sim->size)
+		return 0;
+	uintptr_t lo = p < base ? base : p;
+	uintptr_t hi = end > base + sim->size ? base + sim->size : end;
+	*first = (lo - base) / FLUSH_LINE;
+	*last = (hi - base + FLUSH_LINE - 1) / FLUSH_LINE;
+	return 1;
+}
+
+void
+sim_flush(struct pmalloc_sim *sim, const void *addr, size_t len)
+{
+	size_t first, last;
+	if (!sim_clip(sim, addr, len, &first, &last))
+		return;
+	for (size_t l = first; l < last; l++) {
+		size_t off = l * FLUSH_LINE;
+		memcpy(sim->pending + off, sim->work + off, FLUSH_LINE);
+		uint64_t bit = (uint64_t)1 << (l % BITS);
+		if (!(sim->pending_map[l / BITS] & bit)) {
+			sim->pending_map[l / BITS] |= bit;
+			sim->npending++;
+		}
+	}
+}
+
+/* sim_apply -- copy every pending line into the persisted image */
+static void
+sim_apply(struct pmalloc_sim *sim)
+{
+	size_t nlines = sim->size / FLUSH_LINE;
+	for (size_t w = 0; sim->npending != 0 && w * BITS < nlines; w++) {
+		uint64_t bits = sim->pending_map[w];
+		while (bits != 0) {
+			size_t l = w * BITS + (size_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			memcpy(sim->persisted + l * FLUSH_LINE, sim->pending + l * FLUSH_LINE,
+				FLUSH_LINE);
+			sim->npending--;
+		}
+		sim->pending_map[w] = 0;
+	}
+}
+
+void
+sim_drain(struct pmalloc_sim *sim)
+{
+	if (!sim->in_hook) {
+		sim->drains++;
+		if (sim->hook != NULL) {
+			sim->in_hook = 1;
+			int rc = sim->hook(sim->hook_arg, sim->drains);
+			sim->in_hook = 0;
+			if (rc < 0)
+				sim->hook = NULL;
+		}
+	}
+	sim_apply(sim);
+}
+
+/* ---- The sim's persist-ops table ------------------------------------------ */
+
+static void
+sim_ops_persist(void *ctx, const void *addr, size_t len)
+{
+	sim_flush(ctx, addr, len);
+	sim_drain(ctx);
+}
+
+static void
+sim_ops_flush(void *ctx, const void *addr, size_t len)
+{
+	sim_flush(ctx, addr, len);
+}
+
+static void
+sim_ops_drain(void *ctx)
+{
+	sim_drain(ctx);
+}
+
+static void *
+sim_ops_copy(void *ctx, void *dst, const void *src, size_t len, unsigned flags)
+{
+	memmove(dst, src, len);
+	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
+		sim_flush(ctx, dst, len);
+		if (!(flags & PMEM_F_MEM_NODRAIN))
+			sim_drain(ctx);
+	}
+	return dst;
+}
+
+static void *
+sim_ops_fill(void *ctx, void *dst, int c, size_t len, unsigned flags)
+{
+	memset(dst, c, len);
+	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
+		sim_flush(ctx, dst, len);
+		if (!(flags & PMEM_F_MEM_NODRAIN))
+			sim_drain(ctx);
+	}
+	return dst;
+}
+
+/* ---- Registry and routing -------------------------------------------------- */
+
+/* sim_find_locked -- the sim whose working image holds [addr, addr+len), or NULL */
+static struct pmalloc_sim *
+sim_find_locked(const void *addr, size_t len)
+{
+	uintptr_t p = (uintptr_t)addr;
+	for (struct pmalloc_sim *s = sim_list; s != NULL; s = s->next) {
+		uintptr_t base = (uintptr_t)s->work;
+		if (p >= base && p < base + s->size && len <= base + s->size - p)
+			return s;
+	}
+	return NULL;
+}
+
+int
+sim_covers(const void *addr, size_t len)
+{
+	pthread_mutex_lock(&sim_lock);
+	int found = sim_find_locked(addr, len ? len : 1) != NULL;
+	pthread_mutex_unlock(&sim_lock);
+	return found;
+}
+
+const struct pmem_ops *
+sim_ops_for(const void *addr, size_t len)
+{
+	if (!sim_active())
+		return NULL;
+	pthread_mutex_lock(&sim_lock);
+	struct pmalloc_sim *s = sim_find_locked(addr, len ? len : 1);
+	pthread_mutex_unlock(&sim_lock);
+	return s ? &s->ops : NULL;
+}
+
+int
+sim_route_flush(const void *addr, size_t len)
+{
+	pthread_mutex_lock(&sim_lock);
+	struct pmalloc_sim *s = sim_find_locked(addr, 1);
+	uint64_t id = s ? s->id : 0;
+	pthread_mutex_unlock(&sim_lock);
+	if (s == NULL)
+		return 0;
+	int known = 0;
+	for (int i = 0; i < sim_tls_n; i++)
+		known |= sim_tls[i].sim == s && sim_tls[i].id == id;
+	if (!known && sim_tls_n < SIM_TLS_MAX) {
+		sim_tls[sim_tls_n].sim = s;
+		sim_tls[sim_tls_n].id = id;
+		sim_tls_n++;
+	}
+	sim_flush(s, addr, len);
+	return 1;
+}
+
+void
+sim_route_drain(void)
+{
+	int n = sim_tls_n;
+	sim_tls_n = 0;
+	for (int i = 0; i < n; i++) {
+		/* drain only a sim that still lives (its id proves it is the same one) */
+		pthread_mutex_lock(&sim_lock);
+		struct pmalloc_sim *s = sim_list;
+		while (s != NULL && !(s == sim_tls[i].sim && s->id == sim_tls[i].id))
+			s = s->next;
+		pthread_mutex_unlock(&sim_lock);
+		if (s != NULL)
+			sim_drain(s);
+	}
+}
+
+int
+sim_route_move(void *dst, const void *src, size_t len, unsigned flags)
+{
+	if (!sim_covers(dst, 1))
+		return 0;
+	memmove(dst, src, len);
+	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
+		sim_route_flush(dst, len);
+		if (!(flags & PMEM_F_MEM_NODRAIN))
+			pmem_drain();
+	}
+	return 1;
+}
+
+int
+sim_route_set(void *dst, int c, size_t len, unsigned flags)
+{
+	if (!sim_covers(dst, 1))
+		return 0;
+	memset(dst, c, len);
+	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
+		sim_route_flush(dst, len);
+		if (!(flags & PMEM_F_MEM_NODRAIN))
+			pmem_drain();
+	}
+	return 1;
+}
+
+/* ---- Public API (pmalloc.h) ------------------------------------------------- */
+
+API PMALLOC_SIM *
+pmalloc_sim_new(size_t size)
+{
+	if (size == 0 || size > SIM_MAX_SIZE) {
+		errmsg_set(EINVAL, "pmalloc_sim_new: size %zu not in 1..%zu", size, SIM_MAX_SIZE);
+		return NULL;
+	}
+	size = ALIGN_UP(size, FLUSH_LINE);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t nlines = size / FLUSH_LINE;
+	struct pmalloc_sim *sim = calloc(1, sizeof(*sim));
+	if (sim == NULL)
+		goto nomem;
+	sim->size = size;
+	sim->map_size = ALIGN_UP(size, page);
+	sim->persisted = calloc(1, size);
+	sim->pending = calloc(1, size);
+	sim->pending_map = calloc((nlines + BITS - 1) / BITS, sizeof(uint64_t));
+	void *work = mmap(NULL, sim->map_size, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sim->work = work == MAP_FAILED ? NULL : work;
+	if (sim->persisted == NULL || sim->pending == NULL || sim->pending_map == NULL ||
+	    sim->work == NULL)
+		goto nomem;
+	sim->ops = (struct pmem_ops){ sim_ops_persist, sim_ops_flush, sim_ops_drain,
+		sim_ops_copy, sim_ops_fill, sim, "sim" };
+
+	pthread_mutex_lock(&sim_lock);
+	sim->id = sim_next_id++;
+	sim->next = sim_list;
+	sim_list = sim;
+	atomic_fetch_add(&sim_count, 1);
+	pthread_mutex_unlock(&sim_lock);
+	return sim;
+
+nomem:
+	if (sim != NULL) {
+		if (sim->work != NULL)
+			munmap(sim->work, sim->map_size);
+		free(sim->persisted);
+		free(sim->pending);
+		free(sim->pending_map);
+		free(sim);
+	}
+	errmsg_set(ENOMEM, "pmalloc_sim_new: no memory for three images of %zu bytes", size);
+	return NULL;
+}
+
+API void
+pmalloc_sim_delete(PMALLOC_SIM *sim)
+{
+	if (sim == NULL)
+		return;
+	pthread_mutex_lock(&sim_lock);
+	for (struct pmalloc_sim **pp = &sim_list; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == sim) {
+			*pp = sim->next;
+			atomic_fetch_sub(&sim_count, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sim_lock);
+	munmap(sim->work, sim->map_size);
+	free(sim->persisted);
+	free(sim->pending);
+	free(sim->pending_map);
+	free(sim);
+}
+
+API void *
+pmalloc_sim_addr(const PMALLOC_SIM *sim)
+{
+	return sim ? sim->work : NULL;
+}
+
+API size_t
+pmalloc_sim_size(const PMALLOC_SIM *sim)
+{
+	return sim ? sim->size : 0;
+}
+
+API const struct pmem_ops *
+pmalloc_sim_ops(PMALLOC_SIM *sim)
+{
+	return sim ? &sim->ops : NULL;
+}
+
+API int
+pmalloc_sim_load(PMALLOC_SIM *sim, const void *image, size_t len)
+{
+	if (sim == NULL || (image == NULL && len != 0) || len > sim->size) {
+		errmsg_set(EINVAL, "pmalloc_sim_load: %zu bytes do not fit the simulator", len);
+		return -1;
+	}
+	if (len != 0)
+		memcpy(sim->work, image, len);
+	memset(sim->work + len, 0, sim->size - len);
+	memcpy(sim->persisted, sim->work, sim->size);
+	memset(sim->pending_map, 0,
+		(sim->size / FLUSH_LINE + BITS - 1) / BITS * sizeof(uint64_t));
+	sim->npending = 0;
+	sim->drains = 0;
+	return 0;
+}
+
+API void
+pmalloc_sim_set_hook(PMALLOC_SIM *sim, pmalloc_sim_hook hook, void *arg)
+{
+	if (sim == NULL)
+		return;
+	sim->hook = hook;
+	sim->hook_arg = arg;
+}
+
+API uint64_t
+pmalloc_sim_drains(const PMALLOC_SIM *sim)
+{
+	return sim ? sim->drains : 0;
+}
+
+API int
+pmalloc_sim_persisted(const PMALLOC_SIM *sim, void *dst, size_t len)
+{
+	if (sim == NULL || (dst == NULL && len != 0) || len > sim->size) {
+		errmsg_set(EINVAL, "pmalloc_sim_persisted: %zu bytes do not fit the simulator", len);
+		return -1;
+	}
+	memcpy(dst, sim->persisted, len);
+	return 0;
+}
+
+static uint64_t
+sim_word(const uint8_t *image, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, image + off, WORD);
+	return v;
+}
+
+API size_t
+pmalloc_sim_words(const PMALLOC_SIM *sim, struct pmalloc_sim_word *out, size_t n)
+{
+	if (sim == NULL)
+		return 0;
+	size_t count = 0;
+	for (size_t line = 0; line < sim->size / FLUSH_LINE; line++) {
+		size_t base = line * FLUSH_LINE;
+		int pend = (sim->pending_map[line / BITS] >> (line % BITS)) & 1;
+		if (!pend && memcmp(sim->work + base, sim->persisted + base, FLUSH_LINE) == 0)
+			continue;
+		for (size_t off = base; off < base + FLUSH_LINE; off += WORD) {
+			uint64_t v[3] = { 0, 0, 0 };
+			uint32_t nv = 1;
+			v[0] = sim_word(sim->persisted, off);
+			if (pend) {
+				uint64_t f = sim_word(sim->pending, off);
+				if (f != v[0])
+					v[nv++] = f;
+			}
+			uint64_t w = sim_word(sim->work, off);
+			if (w != v[0] && (nv == 1 || w != v[1]))
+				v[nv++] = w;
+			if (nv == 1)
+				continue;
+			if (count < n) {
+				out[count].offset = off;
+				memcpy(out[count].value, v, sizeof(v));
+				out[count].nvalues = nv;
+			}
+			count++;
+		}
+	}
+	return count;
+}

@@ -1,0 +1,64 @@
+/*
+ * sim.h -- the crash simulator: a working image, a persisted image, and what a crash keeps
+ *
+ * A sim owns three images of the same size: `work` (the memory the program
+ * writes: an anonymous mapping), `persisted` (what is on the media for sure)
+ * and `pending` (line snapshots taken by flushes that no drain has completed).
+ * sim_flush snapshots lines into `pending`; sim_drain first reports a drain
+ * point to the hook, then copies the pending lines into `persisted`.
+ * A crash at a drain point keeps `persisted` plus, for every aligned 8-byte
+ * word, any of the values it may hold: persisted, pending or working.
+ *
+ * Glossary:
+ *   drain point -- a sim_drain call: the hook sees the state just before it.
+ *   word        -- an aligned 8-byte unit: x86 stores it atomically, no larger.
+ *   candidate   -- a word whose persisted, pending and working values are not
+ *                  all equal: a crash may leave any of them.
+ *   route       -- the public pmem_flush/pmem_drain/pmem_memcpy calls reach a
+ *                  sim when their address lies in one (sim_active() gates the
+ *                  lookup, so the cost without sims is one relaxed load).
+ */
+#ifndef PMALLOC_PMEM_SIM_H
+#define PMALLOC_PMEM_SIM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct pmalloc_sim;
+struct pmem_ops;
+
+/* Number of live sims (read without a lock on every flush and drain). */
+extern atomic_int sim_count;
+
+/* Whether any sim exists: the fast test in front of routing. */
+static inline int
+sim_active(void)
+{
+	return atomic_load_explicit(&sim_count, memory_order_relaxed) != 0;
+}
+
+/* Snapshot the lines of [addr, addr+len) that lie in sim (sim's flush). */
+void sim_flush(struct pmalloc_sim *sim, const void *addr, size_t len);
+
+/* A drain point: call the hook, then copy the pending lines to the persisted image. */
+void sim_drain(struct pmalloc_sim *sim);
+
+/* If a sim holds addr: flush it there, remember it for this thread's next drain; 1. Else 0. */
+int sim_route_flush(const void *addr, size_t len);
+
+/* Drain the sims this thread flushed since its last drain. */
+void sim_route_drain(void);
+
+/* If a sim holds dst: memmove + routed flush (+ drain per flags); 1. Else 0. */
+int sim_route_move(void *dst, const void *src, size_t len, unsigned flags);
+
+/* If a sim holds dst: memset + routed flush (+ drain per flags); 1. Else 0. */
+int sim_route_set(void *dst, int c, size_t len, unsigned flags);
+
+/* 1 if a sim's working image holds all of [addr, addr+len). */
+int sim_covers(const void *addr, size_t len);
+
+/* The persist-ops table of the sim holding [addr, addr+len), or NULL. */
+const struct pmem_ops *sim_ops_for(const void *addr, size_t len);
+
+#endif

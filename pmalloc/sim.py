@@ -1,0 +1,401 @@
+"""The crash simulator: test that your pmem code survives a power failure at any point.
+
+On real persistent memory a store is durable only once its cache line has been flushed and
+the flush drained; until then the line may or may not have reached the media, and only an
+aligned 8-byte store is atomic: a crash can leave any mix of old and new 8-byte words.
+PMDK checks this with a patched valgrind (pmemcheck) and pmreorder; here it is a pytest call.
+
+Write your code against a :class:`pmalloc.pmem.Mapping` (stores through the buffer, durability
+through ``persist``/``flush``/``drain``/``memcpy_persist``). Give the simulator a *workload*
+(``workload(mapping)``: the code under test, deterministic) and a *check*
+(``check(mapping)``: recovery plus the invariants, raising on a violation)::
+
+    from pmalloc import sim
+
+    def workload(m):
+        m[0:8] = (1).to_bytes(8, "little"); m.persist(0, 8)    # record, then
+        m[8:16] = (1).to_bytes(8, "little"); m.persist(8, 8)   # its valid flag
+
+    def check(m):
+        if m[8:16] == (1).to_bytes(8, "little"):               # valid => record present
+            assert m[0:8] == (1).to_bytes(8, "little")
+
+    def test_crash_consistency():
+        report = sim.run(workload, check, size=4096)            # raises CrashCheckError
+        assert report.states > 0
+
+How it works: the workload writes a private *working image*; a flush snapshots its lines
+and the next drain copies them into the *persisted image*. Every drain is a *crash point*
+(plus one after the workload returns). At each point the simulator lists the aligned 8-byte
+words whose persisted, flushed and working values differ, builds crash images from the
+persisted image plus a choice of value per word (every combination when there are at most
+``max_states``, else a seeded sample that always includes "all lost" and "all kept"), loads
+each into a fresh simulated mapping and calls ``check`` on it. The workload runs twice: once
+to count the points (to sample ``max_points`` of them when there are more), once to check.
+
+Limits of the model: a word written twice between flushes is assumed to hold its old or its
+newest value (not the one in between), and only the latest flush of a line before a drain is
+remembered. Memory must be written through the Mapping (or C code using libpmem on its
+address: ``pmem_persist`` and friends are routed to the simulator).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final
+
+from pmalloc._native import ffi, lib
+from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, last_error
+from pmalloc.pmem import Mapping
+
+__all__ = ["Sim", "Word", "CrashState", "Report", "CrashCheckError", "NondeterministicWorkload",
+           "run", "explore"]
+
+WORD: Final = 8
+Workload = Callable[[Mapping], Any]
+Check = Callable[[Mapping], Any]
+
+
+class CrashCheckError(PmallocError, AssertionError):
+    """A crash state failed the check; the message is the report with the state's diff."""
+
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class NondeterministicWorkload(PmallocError, RuntimeError):
+    """The workload drained a different number of times in its two runs."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """An aligned 8-byte word a crash may leave in several states.
+
+    ``values[0]`` is the persisted value; then the flushed-but-not-drained value and/or the
+    working (unflushed) value, as little-endian-in-memory 8-byte integers.
+    """
+
+    offset: int
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CrashState:
+    """One image a crash could leave: at drain point ``point`` of ``points``
+    (``point == points``: after the workload returned), with ``choice[i]`` the index into
+    ``words[i].values`` that reached the media (0: the persisted value, the word was lost)."""
+
+    point: int
+    points: int
+    index: int
+    words: tuple[Word, ...]
+    choice: tuple[int, ...]
+    image: bytes = field(repr=False)
+
+    @property
+    def final(self) -> bool:
+        """Whether this is the crash after the workload returned."""
+        return self.point == self.points
+
+    @property
+    def kept(self) -> list[int]:
+        """Offsets of the words whose newer value reached the media."""
+        return [w.offset for w, c in zip(self.words, self.choice) if c]
+
+    def diff(self) -> str:
+        """The state as text: each word that could differ, and what this crash kept."""
+        where = ("after the workload returned" if self.final
+                 else f"at drain point {self.point} of {self.points - 1}")
+        lines = [f"crash {where}: {len(self.words)} word(s) could differ from the persisted "
+                 f"image, {len(self.kept)} kept"]
+        for w, c in zip(self.words, self.choice):
+            old = _word_text(w.values[0])
+            if c:
+                what = "flushed" if len(w.values) == 3 and c == 1 else "new"
+                lines.append(f"  +{w.offset:#06x}: persisted {old}  ->  kept {what} "
+                             f"{_word_text(w.values[c])}")
+            else:
+                newer = ", ".join(_word_text(v) for v in w.values[1:])
+                lines.append(f"  +{w.offset:#06x}: persisted {old}  (lost: {newer})")
+        return "\n".join(lines)
+
+
+def _word_text(value: int) -> str:
+    raw = struct.pack("=Q", value)
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
+    return f"{raw.hex(' ')} |{text}|"
+
+
+@dataclass
+class Report:
+    """What a :func:`run` did: drain points seen and checked, crash states tried, and the
+    first failing state (``failure``, with ``exception`` the check raised) or None."""
+
+    seed: int
+    points: int = 0
+    points_checked: int = 0
+    states: int = 0
+    failure: CrashState | None = None
+    exception: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every state tried passed the check."""
+        return self.failure is None
+
+    def __str__(self) -> str:
+        head = (f"crash simulation (seed {self.seed}): {self.points} crash point(s), "
+                f"{self.points_checked} checked, {self.states} state(s) tried")
+        if self.failure is None:
+            return head + ", all passed"
+        exc = self.exception
+        return (f"{head}; state {self.failure.index} failed the check: "
+                f"{type(exc).__name__}: {exc}\n{self.failure.diff()}")
+
+
+class Sim:
+    """A simulated pmem range of ``size`` bytes (rounded up to 64), initially ``initial``
+    (zero-padded) or zeros. ``.mapping`` is the :class:`~pmalloc.pmem.Mapping` to write;
+    ``persisted()`` what a crash keeps for sure, ``words()`` what it may keep besides."""
+
+    def __init__(self, size: int = 4096, initial: Any = None) -> None:
+        if not isinstance(size, int) or size <= 0:
+            raise InvalidArgumentError(f"size must be a positive int, got {size!r}")
+        ffi.errno = 0
+        raw = lib.pmalloc_sim_new(size)
+        if raw == ffi.NULL:
+            raise last_error()
+        self._raw = raw
+        self._size = int(lib.pmalloc_sim_size(raw))
+        if initial is not None:
+            self.load(initial)
+        address = int(ffi.cast("uintptr_t", lib.pmalloc_sim_addr(raw)))
+        self.mapping: Mapping = Mapping._make(address, self._size, lib.pmalloc_sim_ops(raw),
+                                              is_pmem=True, path=None, unmap=False)
+
+    def _check(self) -> Any:
+        if self._raw is None:
+            raise PoolClosedError("operation on a closed simulator")
+        return self._raw
+
+    @property
+    def size(self) -> int:
+        """Bytes in each image."""
+        return self._size
+
+    @property
+    def drains(self) -> int:
+        """Drain points so far."""
+        return int(lib.pmalloc_sim_drains(self._check()))
+
+    def load(self, image: Any) -> None:
+        """Make ``image`` (bytes-like, at most ``size`` bytes) the working and persisted
+        content, the rest zero; forget pending flushes and reset the drain count."""
+        raw = self._check()
+        with ffi.from_buffer(image) as buf:
+            if len(buf) > self._size:
+                raise InvalidArgumentError(f"image of {len(buf)} bytes does not fit "
+                                           f"the simulator's {self._size}")
+            lib.pmalloc_sim_load(raw, buf, len(buf))
+
+    def persisted(self) -> bytes:
+        """The persisted image: what any crash now keeps."""
+        out = ffi.new("char[]", self._size)
+        lib.pmalloc_sim_persisted(self._check(), out, self._size)
+        return ffi.buffer(out)[:]
+
+    def words(self) -> list[Word]:
+        """The aligned 8-byte words a crash now may leave in more than one state."""
+        raw = self._check()
+        n = int(lib.pmalloc_sim_words(raw, ffi.NULL, 0))
+        if n == 0:
+            return []
+        out = ffi.new("struct pmalloc_sim_word[]", n)
+        n = min(n, int(lib.pmalloc_sim_words(raw, out, n)))
+        return [Word(int(out[i].offset),
+                     tuple(int(out[i].value[j]) for j in range(out[i].nvalues)))
+                for i in range(n)]
+
+    def close(self) -> None:
+        """Free the images (safe twice); BufferError while the mapping is exported."""
+        if self._raw is None:
+            return
+        self.mapping.close()
+        lib.pmalloc_sim_delete(self._raw)
+        self._raw = None
+
+    def __enter__(self) -> Sim:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except (AttributeError, BufferError):
+            pass
+
+
+# ---- Enumerating crash states -----------------------------------------------------------------
+
+
+def _choices(words: list[Word], max_states: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
+    """Every combination of values when there are at most max_states, else a sample."""
+    radices = [len(w.values) for w in words]
+    if math.prod(radices) <= max_states:
+        yield from itertools.product(*(range(r) for r in radices))
+        return
+    seen: set[tuple[int, ...]] = set()
+    first = (tuple(0 for _ in radices), tuple(r - 1 for r in radices))
+    for c in first:
+        seen.add(c)
+        yield c
+    attempts = 0
+    while len(seen) < max_states and attempts < 20 * max_states:
+        attempts += 1
+        c = tuple(rng.randrange(r) for r in radices)
+        if c not in seen:
+            seen.add(c)
+            yield c
+
+
+def _image(persisted: bytes, words: list[Word], choice: tuple[int, ...]) -> bytes:
+    image = bytearray(persisted)
+    for w, c in zip(words, choice):
+        if c:
+            struct.pack_into("=Q", image, w.offset, w.values[c])
+    return bytes(image)
+
+
+class _Driver:
+    """State of one simulated run, reached from the C drain hook through a cffi handle."""
+
+    def __init__(self, sim: Sim, chosen: set[int], points: int, seed: int, max_states: int,
+                 on_state: Callable[[CrashState], bool]) -> None:
+        self.sim = sim
+        self.chosen = chosen
+        self.points = points
+        self.seed = seed
+        self.max_states = max_states
+        self.on_state = on_state
+        self.points_checked = 0
+        self.states = 0
+        self.stopped = False
+        self.error: BaseException | None = None
+
+    def visit(self, point: int) -> bool:
+        """Try the crash states at point; False once on_state asked to stop."""
+        if point not in self.chosen:
+            return True
+        self.points_checked += 1
+        words = self.sim.words()
+        persisted = self.sim.persisted()
+        rng = random.Random(f"{self.seed}/{point}")
+        for index, choice in enumerate(_choices(words, self.max_states, rng)):
+            self.states += 1
+            state = CrashState(point, self.points, index, tuple(words), choice,
+                               _image(persisted, words, choice))
+            if not self.on_state(state):
+                self.stopped = True
+                return False
+        return True
+
+
+@ffi.def_extern()
+def _pmalloc_sim_hook(arg: Any, point: int) -> int:
+    driver: _Driver = ffi.from_handle(arg)
+    if driver.stopped:
+        return -1
+    try:
+        return 0 if driver.visit(int(point)) else -1
+    except BaseException as exc:  # noqa: BLE001 - carried back to the caller of run()
+        driver.error = exc
+        driver.stopped = True
+        return -1
+
+
+def _simulate(workload: Workload, size: int, initial: Any, seed: int, max_points: int,
+              max_states: int, on_state: Callable[[CrashState], bool]) -> tuple[int, int, int]:
+    """Run the workload twice (count, then check); (points, points checked, states)."""
+    if max_points < 1 or max_states < 2:
+        raise InvalidArgumentError("max_points must be >= 1 and max_states >= 2")
+    with Sim(size, initial) as counting:
+        workload(counting.mapping)
+        points = counting.drains + 1
+    if points <= max_points:
+        chosen = set(range(1, points + 1))
+    else:
+        rng = random.Random(f"{seed}/points")
+        chosen = set(rng.sample(range(1, points), max_points - 1)) | {points}
+    with Sim(size, initial) as sim:
+        driver = _Driver(sim, chosen, points, seed, max_states, on_state)
+        handle = ffi.new_handle(driver)
+        lib.pmalloc_sim_set_hook(sim._raw, lib._pmalloc_sim_hook, handle)
+        try:
+            workload(sim.mapping)
+        finally:
+            lib.pmalloc_sim_set_hook(sim._raw, ffi.NULL, ffi.NULL)
+        if driver.error is not None:
+            raise driver.error
+        if sim.drains + 1 != points:
+            raise NondeterministicWorkload(
+                f"the workload drained {points - 1} times in its first run and {sim.drains} "
+                "in its second: the simulator needs a deterministic workload")
+        if not driver.stopped:
+            driver.visit(points)
+        return points, driver.points_checked, driver.states
+
+
+def explore(workload: Workload, size: int = 4096, *, initial: Any = None, seed: int = 0,
+            max_points: int = 1000, max_states: int = 256) -> list[CrashState]:
+    """Every crash state the simulator would try for ``workload`` (see :func:`run`), with
+    its image: for looking at what a crash can leave."""
+    states: list[CrashState] = []
+
+    def keep(state: CrashState) -> bool:
+        states.append(state)
+        return True
+
+    _simulate(workload, size, initial, seed, max_points, max_states, keep)
+    return states
+
+
+def run(workload: Workload, check: Check, size: int = 4096, *, initial: Any = None,
+        seed: int = 0, max_points: int = 1000, max_states: int = 256,
+        raise_on_failure: bool = True) -> Report:
+    """Run ``workload(mapping)`` on a simulated pmem range of ``size`` bytes (starting as
+    ``initial``) and, at each crash point, call ``check(mapping)`` on each crash image.
+
+    ``check`` gets a fresh simulated Mapping holding the image (so recovery may write and
+    persist) and signals a violation by raising. ``max_points`` caps the crash points
+    checked (a seeded sample beyond that, the last point always in), ``max_states`` the
+    states per point. The same ``seed`` gives the same states. Stops at the first failing
+    state and raises :class:`CrashCheckError` with its diff (or returns the
+    :class:`Report` if ``raise_on_failure`` is False).
+    """
+    report = Report(seed=seed)
+    with Sim(size) as recovery:
+
+        def try_state(state: CrashState) -> bool:
+            recovery.load(state.image)
+            try:
+                check(recovery.mapping)
+            except Exception as exc:  # noqa: BLE001 - any exception is a failed check
+                report.failure = state
+                report.exception = exc
+                return False
+            return True
+
+        report.points, report.points_checked, report.states = _simulate(
+            workload, size, initial, seed, max_points, max_states, try_state)
+    if report.failure is not None and raise_on_failure:
+        raise CrashCheckError(str(report), report) from report.exception
+    return report
