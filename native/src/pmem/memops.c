@@ -17,38 +17,32 @@
 
 /* ---- Non-temporal loops over whole lines (dst 64-byte aligned, n a multiple of 64) ---- */
 
+/* One 64-byte line, loaded then streamed (shared by both directions). */
+static inline void
+nt_line_sse2(uint8_t *d, const uint8_t *s)
+{
+	__m128i a = _mm_loadu_si128((const __m128i_u *)(s + 0));
+	__m128i b = _mm_loadu_si128((const __m128i_u *)(s + 16));
+	__m128i c = _mm_loadu_si128((const __m128i_u *)(s + 32));
+	__m128i e = _mm_loadu_si128((const __m128i_u *)(s + 48));
+	_mm_stream_si128((__m128i *)(void *)(d + 0), a);
+	_mm_stream_si128((__m128i *)(void *)(d + 16), b);
+	_mm_stream_si128((__m128i *)(void *)(d + 32), c);
+	_mm_stream_si128((__m128i *)(void *)(d + 48), e);
+}
+
 static void
 nt_fwd_sse2(uint8_t *d, const uint8_t *s, size_t n)
 {
-	for (; n != 0; n -= 64, d += 64, s += 64) {
-		__m128i a = _mm_loadu_si128((const __m128i_u *)(s + 0));
-		__m128i b = _mm_loadu_si128((const __m128i_u *)(s + 16));
-		__m128i c = _mm_loadu_si128((const __m128i_u *)(s + 32));
-		__m128i e = _mm_loadu_si128((const __m128i_u *)(s + 48));
-		_mm_stream_si128((__m128i *)(void *)(d + 0), a);
-		_mm_stream_si128((__m128i *)(void *)(d + 16), b);
-		_mm_stream_si128((__m128i *)(void *)(d + 32), c);
-		_mm_stream_si128((__m128i *)(void *)(d + 48), e);
-	}
+	for (; n != 0; n -= 64, d += 64, s += 64)
+		nt_line_sse2(d, s);
 }
 
 static void
 nt_bwd_sse2(uint8_t *d, const uint8_t *s, size_t n)
 {
-	d += n;
-	s += n;
-	for (; n != 0; n -= 64) {
-		d -= 64;
-		s -= 64;
-		__m128i a = _mm_loadu_si128((const __m128i_u *)(s + 0));
-		__m128i b = _mm_loadu_si128((const __m128i_u *)(s + 16));
-		__m128i c = _mm_loadu_si128((const __m128i_u *)(s + 32));
-		__m128i e = _mm_loadu_si128((const __m128i_u *)(s + 48));
-		_mm_stream_si128((__m128i *)(void *)(d + 0), a);
-		_mm_stream_si128((__m128i *)(void *)(d + 16), b);
-		_mm_stream_si128((__m128i *)(void *)(d + 32), c);
-		_mm_stream_si128((__m128i *)(void *)(d + 48), e);
-	}
+	for (d += n, s += n; n != 0; n -= 64)
+		nt_line_sse2(d -= 64, s -= 64);
 }
 
 static void
@@ -63,6 +57,15 @@ nt_set_sse2(uint8_t *d, int c, size_t n)
 	}
 }
 
+__attribute__((target("avx"))) static inline void
+nt_line_avx(uint8_t *d, const uint8_t *s)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i_u *)(s + 0));
+	__m256i b = _mm256_loadu_si256((const __m256i_u *)(s + 32));
+	_mm256_stream_si256((__m256i *)(void *)(d + 0), a);
+	_mm256_stream_si256((__m256i *)(void *)(d + 32), b);
+}
+
 __attribute__((target("avx"))) static void
 nt_fwd_avx(uint8_t *d, const uint8_t *s, size_t n)
 {
@@ -74,27 +77,15 @@ nt_fwd_avx(uint8_t *d, const uint8_t *s, size_t n)
 		for (int i = 0; i < 8; i++)
 			_mm256_stream_si256((__m256i *)(void *)(d + 32 * i), r[i]);
 	}
-	for (; n != 0; n -= 64, d += 64, s += 64) {
-		__m256i a = _mm256_loadu_si256((const __m256i_u *)(s + 0));
-		__m256i b = _mm256_loadu_si256((const __m256i_u *)(s + 32));
-		_mm256_stream_si256((__m256i *)(void *)(d + 0), a);
-		_mm256_stream_si256((__m256i *)(void *)(d + 32), b);
-	}
+	for (; n != 0; n -= 64, d += 64, s += 64)
+		nt_line_avx(d, s);
 }
 
 __attribute__((target("avx"))) static void
 nt_bwd_avx(uint8_t *d, const uint8_t *s, size_t n)
 {
-	d += n;
-	s += n;
-	for (; n != 0; n -= 64) {
-		d -= 64;
-		s -= 64;
-		__m256i a = _mm256_loadu_si256((const __m256i_u *)(s + 0));
-		__m256i b = _mm256_loadu_si256((const __m256i_u *)(s + 32));
-		_mm256_stream_si256((__m256i *)(void *)(d + 0), a);
-		_mm256_stream_si256((__m256i *)(void *)(d + 32), b);
-	}
+	for (d += n, s += n; n != 0; n -= 64)
+		nt_line_avx(d -= 64, s -= 64);
 }
 
 __attribute__((target("avx"))) static void
