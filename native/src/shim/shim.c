@@ -262,8 +262,12 @@ exhausted(size_t size, size_t align)
 		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 		pthread_mutex_lock(&lock);
 		if (!shim_fallback) {
+			/* as large as memory (or the pool, if larger): the pool's
+			 * size would only double the room, not lift the limit */
+			size_t mem = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+			size_t size = ALIGN_DOWN(MAX(pool()->region.size, mem), PAGE);
 			struct region r;
-			if (region_create_anon(&r, pool()->region.size) == 0) {
+			if (region_create_anon(&r, size) == 0) {
 				struct heap *h = heap_create(&r);
 				if (h)
 					shim_fallback = h;
