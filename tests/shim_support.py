@@ -79,7 +79,7 @@ def shim_env(**settings: str) -> dict[str, str]:
 
 def pmalloc_cli() -> list[str]:
     """`pmalloc` as this interpreter runs it (`python -m pmalloc`)."""
-    return [sys.executable, "-m", "pmalloc"]
+    return [sys.executable, "-P", "-m", "pmalloc"]   # -P: not the in-tree package
 
 
 @dataclasses.dataclass

@@ -320,7 +320,7 @@ check_aligned(void)
 			m.free(q);
 		}
 		errno = 0;
-		EXPECT(m.aligned_alloc(4096, SIZE_MAX - 4096) == NULL);
+		EXPECT(m.aligned_alloc(4096, SIZE_MAX / 4096 * 4096) == NULL);
 		EXPECT_ERRNO(ENOMEM, errno);
 	}
 	CHECK_BODY("valloc: page-aligned; pvalloc: whole pages") {
