@@ -8,6 +8,21 @@ cd "$(dirname "$0")"
 if ! command -v gcc >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc
 fi
+# The shim tests run real programs: the sqlite3 CLI, g++ (a C++ test program) and a
+# CPython with its regression tests (Debian's python3.11 needs libpython3.11-testsuite;
+# an interpreter that ships Lib/test, such as pyenv's, does not).
+# The libpmem tests also check our behaviour against PMDK's (libpmem-dev).
+missing=()
+[ -e /usr/include/libpmem.h ] || missing+=(libpmem-dev)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v g++ >/dev/null || missing+=(g++)
+if ! python3 -c 'import test.test_dict' 2>/dev/null \
+        && ! { [ -x /usr/bin/python3.11 ] && /usr/bin/python3.11 -c 'import test.test_dict' 2>/dev/null; }; then
+    missing+=(libpython3.11-testsuite)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/python -m pytest -q "$@"

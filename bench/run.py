@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from results import TITLE, write_section
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 SRC = BENCH / "src"
@@ -632,7 +634,8 @@ def main(argv: list[str] | None = None) -> int:
 
     text = report(args, cons, args.workloads, med, raw, tgts, pm_info, build_cmds, reps, started)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(text)
+    # the title is the file's; the other runners' sections stay as they are
+    write_section(Path(args.results), "run.py", text.removeprefix(TITLE))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     rawfile = OUT / f"raw-{stamp}.jsonl"
     rawfile.write_text("".join(json.dumps(ln) + "\n" for ln in all_lines))

@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from results import write_section
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 OUT = BENCH / "out"
@@ -31,8 +33,6 @@ CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror"]
 ROWS = [("memcpy_persist", 4096), ("memcpy_persist", 65536), ("memcpy_persist", 4 << 20),
         ("memcpy+persist", 4096), ("memcpy+persist", 65536), ("memcpy+persist", 4 << 20),
         ("persist_line", 64)]
-BEGIN = "<!-- pmem-bench:begin -->"
-END = "<!-- pmem-bench:end -->"
 
 
 def pmalloc_paths(python: str) -> tuple[str, str]:
@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         return 0
     took = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-    section = f"""{BEGIN}
-## libpmem (issue 4)
+    section = f"""## libpmem (issue 4)
 
 Command (from the repository root, pmalloc built in .venv):
 
@@ -143,14 +142,8 @@ line, `pmem_persist` that line. Medians; ratios > 1 mean pmalloc is faster (for
 
 Build commands:
 
-""" + "\n".join(f"- {n}: `{' '.join(c)}`" for n, c in cmds.items()) + f"\n{END}\n"
-    results = BENCH / "RESULTS.md"
-    text = results.read_text()
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text)
+""" + "\n".join(f"- {n}: `{' '.join(c)}`" for n, c in cmds.items())
+    write_section(BENCH / "RESULTS.md", "run_pmem.py", section)
     return 0
 
 

@@ -262,8 +262,12 @@ exhausted(size_t size, size_t align)
 		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 		pthread_mutex_lock(&lock);
 		if (!shim_fallback) {
+			/* as large as memory (or the pool, if larger): the pool's
+			 * size would only double the room, not lift the limit */
+			size_t mem = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+			size_t size = ALIGN_DOWN(MAX(pool()->region.size, mem), PAGE);
 			struct region r;
-			if (region_create_anon(&r, pool()->region.size) == 0) {
+			if (region_create_anon(&r, size) == 0) {
 				struct heap *h = heap_create(&r);
 				if (h)
 					shim_fallback = h;
@@ -283,8 +287,25 @@ exhausted(size_t size, size_t align)
 
 /* ---- the malloc family -------------------------------------------------- */
 
+/*
+ * The exported functions call each other only through these static ones: a
+ * call to an exported name would go through the PLT and bind to whichever
+ * malloc the loader found first, which is not this one when the shim is
+ * dlopen'ed or preloaded after another allocator, and would hand out memory
+ * its own free and malloc_usable_size do not know.
+ */
+static void *shim_malloc(size_t size);
+static void shim_free(void *p);
+static void *shim_realloc(void *p, size_t size);
+
 SHIM_EXPORT void *
 malloc(size_t size)
+{
+	return shim_malloc(size);
+}
+
+static inline void *
+shim_malloc(size_t size)
 {
 	struct heap *h = pool();
 	if (unlikely(!h)) {
@@ -299,6 +320,12 @@ malloc(size_t size)
 SHIM_EXPORT void
 free(void *p)
 {
+	shim_free(p);
+}
+
+static inline void
+shim_free(void *p)
+{
 	struct heap *h = pool();
 	if (likely(holds(h, p)))
 		heap_free(h, p);
@@ -310,7 +337,7 @@ free(void *p)
 SHIM_EXPORT void
 cfree(void *p)
 {
-	free(p);
+	shim_free(p);
 }
 
 SHIM_EXPORT void *
@@ -348,8 +375,14 @@ malloc_usable_size(void *p)
 SHIM_EXPORT void *
 realloc(void *p, size_t size)
 {
+	return shim_realloc(p, size);
+}
+
+static void *
+shim_realloc(void *p, size_t size)
+{
 	if (!p)
-		return malloc(size);
+		return shim_malloc(size);
 	struct heap *h = owner(p);
 	if (h) {
 		void *q = heap_realloc(h, p, size);
@@ -361,11 +394,11 @@ realloc(void *p, size_t size)
 		return NULL;
 	}
 	size_t old = h ? heap_usable_size(h, p) : boot_size(p);
-	void *q = h ? exhausted(size, 0) : malloc(size ? size : 1);
+	void *q = h ? exhausted(size, 0) : shim_malloc(size ? size : 1);
 	if (!q)
 		return NULL;
 	memcpy(q, p, MIN(old, size));
-	free(p);
+	shim_free(p);
 	return q;
 }
 
@@ -377,7 +410,7 @@ reallocarray(void *p, size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, total);
+	return shim_realloc(p, total);
 }
 
 static void *

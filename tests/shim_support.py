@@ -1,0 +1,227 @@
+"""Helpers of the shim tests (tests/test_shim_*.py): environments with and without
+libvmmalloc.so, building the programs under tests/shim, running them, reading the
+PMALLOC_STATS line, and finding a CPython that carries its own test package.
+
+The sanitized run (PMALLOC_SANITIZED=1) builds the shim with ASan + UBSan. Preloading
+that into another program cannot test the shim: the ASan runtime must come first in
+the program's libraries, and then its malloc, not the shim's, serves the program.
+So the tests that need the shim to *be* a program's malloc are marked
+``needs_preload`` and skipped there; what stays meaningful runs in both builds: the
+settings checks (the shim's constructor runs whoever serves malloc) and the malloc
+family's edge cases with the functions taken from the shim by dlsym.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+import pmalloc
+
+HERE = Path(__file__).parent
+SHIM_DIR = HERE / "shim"
+CHECK_H_DIR = HERE / "c"
+MiB = 1 << 20
+
+SANITIZED = os.environ.get("PMALLOC_SANITIZED") == "1"
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                  "-fno-omit-frame-pointer"]
+SHIM = pmalloc.preload_path()
+
+needs_preload = pytest.mark.skipif(
+    SANITIZED, reason="the ASan-built shim cannot be a program's malloc: the ASan runtime "
+    "must be preloaded first and its malloc wins (settings and dlsym'ed edge cases still run)")
+
+_SETTINGS = re.compile(r"^(PMALLOC|VMMALLOC)_")
+
+
+def _clean(base: dict[str, str]) -> dict[str, str]:
+    """base without any PMALLOC_*/VMMALLOC_* setting (PMALLOC_SANITIZED stays)."""
+    return {k: v for k, v in base.items() if not _SETTINGS.match(k) or k == "PMALLOC_SANITIZED"}
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    """The environment of a run without the shim."""
+    env = _clean(dict(os.environ))
+    env.update(extra)
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def asan_runtime() -> str:
+    out = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip()
+
+
+def shim_env(**settings: str) -> dict[str, str]:
+    """A run with the shim preloaded and these PMALLOC_*/VMMALLOC_* settings.
+
+    Sanitized, the ASan runtime goes first (else the program will not start); the
+    shim's constructor still runs and checks the settings."""
+    env = _clean(dict(os.environ))
+    env.pop("LD_PRELOAD", None)
+    env["LD_PRELOAD"] = f"{asan_runtime()} {SHIM}" if SANITIZED else SHIM
+    env.update(settings)
+    return env
+
+
+def pmalloc_cli() -> list[str]:
+    """`pmalloc` as this interpreter runs it (`python -m pmalloc`)."""
+    return [sys.executable, "-P", "-m", "pmalloc"]   # -P: not the in-tree package
+
+
+@dataclasses.dataclass
+class Run:
+    """What a program did: the command, exit status and both outputs (bytes kept)."""
+    cmd: list[str]
+    returncode: int
+    stdout_bytes: bytes
+    stderr_bytes: bytes
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode(errors="replace")
+
+    def describe(self, limit: int = 6000) -> str:
+        def tail(text: str) -> str:
+            return text if len(text) <= limit else "...\n" + text[-limit:]
+        return (f"$ {shlex.join(self.cmd)}\nexit status {self.returncode}\n"
+                f"--- stdout ---\n{tail(self.stdout)}\n--- stderr ---\n{tail(self.stderr)}")
+
+    def expect(self, status: int = 0) -> "Run":
+        assert self.returncode == status, (f"expected exit status {status}, saw "
+                                           f"{self.returncode}\n{self.describe()}")
+        return self
+
+
+def run(cmd: Sequence[str], env: dict[str, str], timeout: float = 120,
+        stdin: bytes | None = None, cwd: str | None = None, preexec_fn=None) -> Run:
+    cmd = [str(c) for c in cmd]
+    try:
+        proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=env,
+                              cwd=cwd, preexec_fn=preexec_fn,
+                              stdin=None if stdin is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"expected {shlex.join(cmd)} to finish within {timeout} s; it did not\n"
+                    f"--- stdout ---\n{(exc.stdout or b'').decode(errors='replace')}\n"
+                    f"--- stderr ---\n{(exc.stderr or b'').decode(errors='replace')}")
+    return Run(cmd, proc.returncode, proc.stdout, proc.stderr)
+
+
+# ---- building the programs under tests/shim ---------------------------------------------
+
+_BUILD_DIR = Path(tempfile.mkdtemp(prefix="pmalloc-shim-progs-"))
+
+
+def build(name: str, sanitize: bool | None = None) -> Path:
+    """Compile tests/shim/<name> (C11 or C++17, strict warnings); the executable.
+
+    Sanitized runs build with ASan + UBSan unless sanitize=False."""
+    src = SHIM_DIR / name
+    cxx = src.suffix in (".cc", ".cpp")
+    compiler = "g++" if cxx else "gcc"
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is needed to build tests/shim/{name}")
+    san = SANITIZED if sanitize is None else sanitize
+    flags = [f"-std={'c++17' if cxx else 'c11'}", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+             "-pthread", f"-I{CHECK_H_DIR}", f"-I{SHIM_DIR}", *(SANITIZE_FLAGS if san else [])]
+    deps = [src, SHIM_DIR / "shim_check.h", CHECK_H_DIR / "check.h"]
+    key = hashlib.sha1("\0".join([*flags, *(p.read_text() for p in deps)]).encode())
+    exe = _BUILD_DIR / f"{src.stem}-{key.hexdigest()[:10]}"
+    if not exe.exists():
+        cmd = [compiler, *flags, str(src), "-o", str(exe), "-ldl"]
+        built = run(cmd, env=plain_env(), timeout=180)
+        if built.returncode != 0:
+            pytest.fail(f"expected tests/shim/{name} to compile cleanly\n{built.describe()}")
+    return exe
+
+
+# ---- PMALLOC_STATS ---------------------------------------------------------------------
+
+_STATS = re.compile(
+    r"^pmalloc: pool (?P<dir>.+) \((?P<size>\d+) bytes, pid (?P<pid>\d+)\): "
+    r"allocated (?P<allocated>\d+) active (?P<active>\d+) resident (?P<resident>\d+) "
+    r"file (?P<file>\d+) nmalloc (?P<nmalloc>\d+) nfree (?P<nfree>\d+)(?P<rest>.*)$", re.M)
+
+
+def stats_lines(stderr: str) -> list[dict]:
+    """Every PMALLOC_STATS line in stderr, numbers as ints."""
+    out = []
+    for m in _STATS.finditer(stderr):
+        d = {k: (v if k in ("dir", "rest") else int(v)) for k, v in m.groupdict().items()}
+        out.append(d)
+    return out
+
+
+def stats_of(stderr: str, pid: int | None = None) -> dict:
+    """The one stats line (of pid, when given); fails the test when there is none."""
+    lines = [s for s in stats_lines(stderr) if pid is None or s["pid"] == pid]
+    assert len(lines) == 1, f"expected one PMALLOC_STATS line{f' of pid {pid}' if pid else ''}; " \
+        f"saw {len(lines)}\n--- stderr ---\n{stderr}"
+    return lines[0]
+
+
+def pool_mappings(pid: int, pool_dir: str) -> list[str]:
+    """The lines of /proc/PID/maps that map a file directly under pool_dir."""
+    prefix = pool_dir.rstrip("/") + "/"
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].startswith(prefix):
+                out.append(line.rstrip("\n"))
+    return out
+
+
+# ---- a CPython with its test package ------------------------------------------------------
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def cpython_with_tests() -> str | None:
+    """A real CPython binary (not a pyenv shim script) whose `test` package has the
+    regression tests: this interpreter's own, else Debian's python3.X (the package
+    libpython3.X-testsuite provides the tests). None when there is none."""
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [os.path.realpath(sys.executable),
+                  os.path.realpath(os.path.join(sys.base_prefix, "bin", f"python{ver}")),
+                  f"/usr/bin/python{ver}", "/usr/bin/python3"]
+    for cand in dict.fromkeys(candidates):
+        if not _is_elf(cand):
+            continue
+        probe = subprocess.run([cand, "-c", "import test.libregrtest, test.test_dict"],
+                               capture_output=True, env=plain_env())
+        if probe.returncode == 0:
+            return cand
+    return None
+
+
+def startup_imports_threading(python: str) -> bool:
+    """Whether `python -I` has imported threading before user code (a site .pth file
+    that does so makes CPython's test_import_from_another_thread fail, shim or not)."""
+    probe = subprocess.run([python, "-I", "-c",
+                            "import sys; print('threading' in sys.modules)"],
+                           capture_output=True, text=True, env=plain_env())
+    return probe.stdout.strip() == "True"
