@@ -431,7 +431,7 @@ extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed)
 		return false;
 	pthread_mutex_init(&x->lock, NULL);
 	x->can_purge = h->region.kind != REGION_CALLER;
-	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)8192);
+	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)2048);
 	desc_carve(h, base, META_CHUNK_PAGES);
 	struct extent *d = desc_get(x);
 	d->addr = base + META_CHUNK_PAGES * PAGE;

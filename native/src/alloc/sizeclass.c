@@ -44,9 +44,13 @@ sz_boot_once(void)
 	sz_classes[ind++].size = 8;
 	for (uint32_t s = 16; s <= 256; s += 16)
 		sz_classes[ind++].size = s;
-	for (unsigned lg = 8; ind < NCLASSES; lg++)
-		for (uint32_t k = 1; k <= 4 && ind < NCLASSES; k++)
-			sz_classes[ind++].size = (1u << lg) + k * (1u << (lg - 2));
+	for (unsigned lg = 8; ind < NCLASSES; lg++) {
+		/* eight per doubling from 4 to 8 KiB: page-sized records plus a header
+		 * (a database's page cache) would waste up to 20 % at four */
+		uint32_t per = lg == 12 ? 8 : 4;
+		for (uint32_t k = 1; k <= per && ind < NCLASSES; k++)
+			sz_classes[ind++].size = (1u << lg) + k * ((1u << lg) / per);
+	}
 
 	for (unsigned i = 0; i < NCLASSES; i++) {
 		struct sizeclass *c = &sz_classes[i];

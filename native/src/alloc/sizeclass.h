@@ -2,9 +2,10 @@
  * sizeclass.h -- size classes: how request sizes round to object sizes
  *
  * Glossary: szind = size class index; small = served from slabs (<= SMALL_MAX);
- * large = whole-page extents rounded to a class (<= LARGE_MAX); huge = page-rounded
- * extents beyond. Classes: 8, then every 16 bytes to 256, then four per doubling
- * (so a request wastes at most 25 % above 64 bytes). Cached = classes a thread
+ * large = whole-page extents rounded to a class and kept in thread caches
+ * (<= LARGE_MAX, 64 KiB); huge = page-rounded extents beyond, never cached: a
+ * class there would only add untouched (or, reused, resident) tail pages. Classes: 8, then every 16 bytes to 256, then four per doubling
+ * (eight from 4 to 8 KiB), so a request wastes at most 25 % above 64 bytes. Cached = classes a thread
  * cache keeps (<= TCACHE_MAX).
  */
 #ifndef PMALLOC_SIZECLASS_H
@@ -18,12 +19,12 @@
 
 #define SMALL_MAX ((size_t)14336)
 #define TCACHE_MAX ((size_t)65536)
-#define LARGE_MAX ((size_t)4 << 20)
+#define LARGE_MAX TCACHE_MAX
 #define LUT_MAX ((size_t)16384)      /* sizes served by the lookup table */
 
-#define NSMALL 40                    /* slab classes */
-#define NCACHED 49                   /* NSMALL + large classes up to TCACHE_MAX */
-#define NCLASSES 73                  /* up to LARGE_MAX */
+#define NSMALL 44                    /* slab classes */
+#define NCACHED 53                   /* NSMALL + large classes up to TCACHE_MAX */
+#define NCLASSES NCACHED             /* every class is cached */
 #define SZIND_NONE 0xff              /* page map: not an allocated object */
 
 #define SLAB_MAXREGS 512             /* objects per slab: bitmap of 8 words */
