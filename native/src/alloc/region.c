@@ -136,7 +136,16 @@ region_purge(const struct region *r, void *addr, size_t len)
 
 /* ---- fork ---------------------------------------------------------------- */
 
-enum region_fork_mode
+/* How a file region is separated from a forked child: a shared file would let
+ * the two processes corrupt each other's heap. */
+enum region_fork_mode {
+	FORK_PRIVATE = 1,      /* remap copy-on-write before fork: no copying, but
+	                          neither process writes the file again */
+	FORK_COPY = 2,         /* copy the file's data for the child (default) */
+};
+
+/* region_fork_mode -- the mode in force (from the environment, read once) */
+static enum region_fork_mode
 region_fork_mode(void)
 {
 	static int mode;

@@ -19,16 +19,6 @@ enum region_kind {
 	REGION_CALLER,         /* the caller's memory */
 };
 
-/* How a file region is separated from a forked child (PMALLOC_FORK or
- * VMMALLOC_FORK): the file stays shared otherwise and the two would corrupt
- * each other's heap. */
-enum region_fork_mode {
-	FORK_PRIVATE = 1,      /* remap copy-on-write before fork: no copying, but
-	                          neither process writes the file again */
-	FORK_COPY = 2,         /* copy the file's data for the child (default); where
-	                          no copy can be made, remap private: never share */
-};
-
 struct region {
 	void *base;            /* first byte */
 	size_t size;           /* bytes mapped */
@@ -49,11 +39,10 @@ void region_init_caller(struct region *r, void *addr, size_t size);
 /* Unmap and close what region_create_* made (nothing for a caller region). */
 void region_destroy(struct region *r);
 
-/* The fork mode in force (from the environment, read once). */
-enum region_fork_mode region_fork_mode(void);
-
 /* Before fork, with the heap quiescent: copy the file for the child (returns the
- * copy's fd) or remap the region copy-on-write (returns -1), per the fork mode. */
+ * copy's fd) or remap the region copy-on-write (returns -1). PMALLOC_FORK (or
+ * VMMALLOC_FORK) = 1 asks for the remap; otherwise the copy, and the remap only
+ * where no copy can be made: the two processes never share the file. */
 int region_fork_prepare(struct region *r);
 
 /* After fork, in the child: map the copy fd in place of the shared file. */
