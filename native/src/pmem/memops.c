@@ -264,10 +264,11 @@ memops_check_flags(const char *fn, unsigned flags)
 	}
 }
 
-API void *
-pmem_memmove(void *pmemdest, const void *src, size_t len, unsigned flags)
+/* move_api -- pmem_memmove and pmem_memcpy (a memmove is a valid memcpy) */
+static void *
+move_api(const char *fn, void *pmemdest, const void *src, size_t len, unsigned flags)
 {
-	memops_check_flags("pmem_memmove", flags);
+	memops_check_flags(fn, flags);
 	flags &= PMEM_F_MEM_VALID_FLAGS;
 	if (unlikely(sim_active()) && sim_route_move(pmemdest, src, len, flags))
 		return pmemdest;
@@ -276,14 +277,15 @@ pmem_memmove(void *pmemdest, const void *src, size_t len, unsigned flags)
 }
 
 API void *
+pmem_memmove(void *pmemdest, const void *src, size_t len, unsigned flags)
+{
+	return move_api("pmem_memmove", pmemdest, src, len, flags);
+}
+
+API void *
 pmem_memcpy(void *pmemdest, const void *src, size_t len, unsigned flags)
 {
-	memops_check_flags("pmem_memcpy", flags);
-	flags &= PMEM_F_MEM_VALID_FLAGS;
-	if (unlikely(sim_active()) && sim_route_move(pmemdest, src, len, flags))
-		return pmemdest;
-	memops_move(pmemdest, src, len, flags);
-	return pmemdest;
+	return move_api("pmem_memcpy", pmemdest, src, len, flags);
 }
 
 API void *
