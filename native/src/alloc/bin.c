@@ -59,27 +59,41 @@ bin_fill(struct heap *h, struct arena *a, unsigned szind, void **out, unsigned n
 void
 bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n)
 {
-	void *rest[BIN_FLUSH_MAX];
+	struct extent *ext[BIN_FLUSH_MAX];
+	long reg[BIN_FLUSH_MAX];
 	struct extent *empty = NULL;
 	unsigned nregs = sz_classes[szind].nregs;
-	while (n) {
-		struct arena *a = &h->arenas[pm_extent(pm_lookup(&h->pm, ptrs[0]))->arena];
-		struct bin *b = &a->bins[szind];
+	/* what needs no lock first (a slab's place and arena are fixed while it holds
+	 * an object): the critical sections below only touch bitmaps and lists */
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct extent *e = pm_extent(pm_lookup(&h->pm, ptrs[i]));
+		long r = slab_index(e, szind, ptrs[i]);
+		if (r < 0) {
+			errmsg_set(EINVAL, "free of %p: not an object start", ptrs[i]);
+			continue;
+		}
+		ext[m] = e;
+		reg[m++] = r;
+	}
+	while (m) {
+		unsigned arena = ext[0]->arena;
+		struct bin *b = &h->arenas[arena].bins[szind];
 		unsigned keep = 0, done = 0;
 		pthread_mutex_lock(&b->lock);
-		for (unsigned i = 0; i < n; i++) {
-			struct extent *e = pm_extent(pm_lookup(&h->pm, ptrs[i]));
-			if (e->arena != a->ind) {
-				rest[keep++] = ptrs[i];
+		for (unsigned i = 0; i < m; i++) {
+			struct extent *e = ext[i];
+			if (e->arena != arena) {
+				ext[keep] = e;
+				reg[keep++] = reg[i];
 				continue;
 			}
-			long reg = slab_index(e, szind, ptrs[i]);
-			if (reg < 0 || !slab_is_allocated(e, reg)) {
-				errmsg_set(EINVAL, "free of %p: %s", ptrs[i],
-						reg < 0 ? "not an object start" : "already free");
+			if (!slab_is_allocated(e, reg[i])) {
+				errmsg_set(EINVAL, "free of %p: already free",
+						(void *)(e->addr + (uintptr_t)reg[i] * sz_classes[szind].size));
 				continue;
 			}
-			slab_put(e, reg);
+			slab_put(e, reg[i]);
 			done++;
 			if (e == b->cur)
 				continue;
@@ -96,8 +110,7 @@ bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n)
 		b->nused -= done;
 		b->nfree += done;
 		pthread_mutex_unlock(&b->lock);
-		ptrs = rest;
-		n = keep;
+		m = keep;
 	}
 	while (empty) {
 		struct extent *e = empty;
