@@ -30,7 +30,7 @@
 enum shim_state { SHIM_NEW, SHIM_STARTING, SHIM_READY };
 
 static _Atomic(struct heap *) shim_heap;  /* the pool's heap once ready */
-static struct heap *shim_fallback;        /* anonymous heap (PMALLOC_FALLBACK=1) */
+static _Atomic(struct heap *) shim_fallback; /* anonymous heap (PMALLOC_FALLBACK=1) */
 static _Atomic int shim_state = SHIM_NEW;
 static __thread int shim_starting TLS_HOT; /* this thread is creating the heap */
 static bool shim_fallback_on;
@@ -180,8 +180,8 @@ shim_settings(void)
 
 	const char *f = setting("PMALLOC_FORK", "VMMALLOC_FORK", &which);
 	if (f && strcmp(f, "1") && strcmp(f, "2") && strcmp(f, "3"))
-		die("%s=%s: expected 1 (copy-on-write remap), 2 (copy the pool file) or "
-				"3 (copy, else remap)", which, f);
+		die("%s=%s: expected 1 (copy-on-write remap), 2 or 3 (copy the pool file, "
+				"else remap)", which, f);
 	shim_fallback_on = flag("PMALLOC_FALLBACK", NULL);
 	shim_stats = flag("PMALLOC_STATS", NULL);
 	return size;
@@ -242,6 +242,13 @@ holds(const struct heap *h, const void *p)
 	return h && (uintptr_t)p - h->pm.base < h->pm.limit;
 }
 
+/* The fallback heap, or NULL (made at most once, under a lock). */
+static inline struct heap *
+fallback(void)
+{
+	return atomic_load_explicit(&shim_fallback, memory_order_acquire);
+}
+
 /* The heap holding p: the pool, the fallback, or NULL (bootstrap or foreign). */
 static inline struct heap *
 owner(const void *p)
@@ -249,7 +256,7 @@ owner(const void *p)
 	struct heap *h = pool();
 	if (holds(h, p))
 		return h;
-	return holds(shim_fallback, p) ? shim_fallback : NULL;
+	return holds(fallback(), p) ? fallback() : NULL;
 }
 
 /* On exhaustion: NULL + ENOMEM, or anonymous memory when PMALLOC_FALLBACK=1. */
@@ -258,10 +265,10 @@ exhausted(size_t size, size_t align)
 {
 	if (!shim_fallback_on)
 		return NULL;
-	if (!shim_fallback) {
+	if (!fallback()) {
 		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 		pthread_mutex_lock(&lock);
-		if (!shim_fallback) {
+		if (!fallback()) {
 			/* as large as memory (or the pool, if larger): the pool's
 			 * size would only double the room, not lift the limit */
 			size_t mem = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
@@ -270,19 +277,19 @@ exhausted(size_t size, size_t align)
 			if (region_create_anon(&r, size) == 0) {
 				struct heap *h = heap_create(&r);
 				if (h)
-					shim_fallback = h;
+					atomic_store_explicit(&shim_fallback, h, memory_order_release);
 				else
 					region_destroy(&r);
 			}
 		}
 		pthread_mutex_unlock(&lock);
-		if (!shim_fallback) {
+		if (!fallback()) {
 			errno = ENOMEM;
 			return NULL;
 		}
 	}
-	return align ? heap_aligned_alloc(shim_fallback, align, size)
-		: heap_malloc(shim_fallback, size);
+	return align ? heap_aligned_alloc(fallback(), align, size)
+		: heap_malloc(fallback(), size);
 }
 
 /* ---- the malloc family -------------------------------------------------- */
@@ -329,8 +336,8 @@ shim_free(void *p)
 	struct heap *h = pool();
 	if (likely(holds(h, p)))
 		heap_free(h, p);
-	else if (p && holds(shim_fallback, p))
-		heap_free(shim_fallback, p);
+	else if (p && holds(fallback(), p))
+		heap_free(fallback(), p);
 	/* NULL, bootstrap or foreign (the loader's early) memory: nothing to do */
 }
 
@@ -484,7 +491,7 @@ shim_report(void)
 		(unsigned long long)st.allocated, (unsigned long long)st.active,
 		(unsigned long long)st.resident, (unsigned long long)st.file_allocated,
 		(unsigned long long)st.nmalloc, (unsigned long long)st.nfree,
-		shim_fallback ? " (fallback heap in use)" : "");
+		fallback() ? " (fallback heap in use)" : "");
 	if (n > 0) {
 		ssize_t w = write(STDERR_FILENO, line, (size_t)MIN(n, (int)sizeof(line) - 1));
 		(void)w;
