@@ -4,6 +4,7 @@ pmalloc.get_include() / pmalloc.get_library() and run with a timeout.
 - vmem_api.c      written only against libvmem's documented API, built with the
                   documented command line as well as strictly;
 - vmem_threads.c  8 threads, objects freed (and reallocated) by other threads;
+- vmem_churn.c    8 threads replace blocks of 1 B to 1 MiB: no false exhaustion;
 - vmem_fork.c     fork while threads allocate; children allocate and free;
 - vmem_exhaust.c  fill to ENOMEM, free everything, the same capacity again;
 - vmem_purge.c    the pool file's allocated blocks fall after a large free.
@@ -93,6 +94,14 @@ def test_headers_stand_alone(c_program, tmp_path, lang, std):
 def test_threads_with_cross_thread_frees(c_program, pool_dir):
     iterations = "8000" if SANITIZED else "20000"
     run = c_program("vmem_threads.c", pool_dir, iterations, timeout=60 * SLOW)
+    print(run.stdout)
+    run.expect_success()
+    no_files_left(pool_dir)
+
+
+def test_threads_churn_without_false_exhaustion(c_program, pool_dir):
+    steps = "15000" if SANITIZED else "60000"
+    run = c_program("vmem_churn.c", pool_dir, steps, timeout=90 * SLOW)
     print(run.stdout)
     run.expect_success()
     no_files_left(pool_dir)

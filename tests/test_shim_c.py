@@ -7,7 +7,9 @@
 - forks.c     children that allocate, forks while threads allocate, exec, posix_spawn,
               in fork modes 1, 2 and 3; the parent's heap must come out untouched;
 - hold.c      memory held and seen in /proc/PID/maps and in PMALLOC_STATS; exhaustion
-              (NULL + ENOMEM, then the room again); the fallback past the pool.
+              (NULL + ENOMEM, then the room again); the fallback past the pool;
+- fds.c       the program's descriptors: the shim shows it none of its own, and a
+              program that closes and reuses descriptor numbers keeps its files whole.
 """
 from __future__ import annotations
 
@@ -107,6 +109,31 @@ def test_fork(pool_dir, scenario, fork_mode):
     assert "3 passed, 0 failed" in r.stdout, r.describe()
     assert os.listdir(pool_dir) == [], f"expected no pool file left in {pool_dir}, saw " \
         f"{os.listdir(pool_dir)}"
+
+
+# ---- descriptors ------------------------------------------------------------------------
+
+@needs_preload
+def test_no_descriptor_of_the_shim_is_seen(pool_dir):
+    """The program's open descriptors are the same with and without the shim."""
+    exe = build("fds.c")
+    plain = run([exe, "list"], env=plain_env(), timeout=60).expect(0)
+    shim = run([exe, "list"], env=shim_env(PMALLOC_POOL_DIR=pool_dir), timeout=60).expect(0)
+    assert shim.stdout.split() == plain.stdout.split(), (
+        f"expected the descriptors of the plain run {plain.stdout.split()}, saw "
+        f"{shim.stdout.split()} under the shim")
+
+
+@needs_preload
+@pytest.mark.parametrize("shim", [False, True], ids=["no-shim", "shim"])
+def test_reused_descriptor_keeps_the_programs_file(pool_dir, tmp_path, shim):
+    """A daemon-like program closes descriptors 3.. and opens a data file (it gets the
+    lowest free number); purges must never reach that file."""
+    exe = build("fds.c")
+    env = shim_env(PMALLOC_POOL_DIR=pool_dir, PMALLOC_DECAY_MS="0") if shim else plain_env()
+    r = run([exe, "punch", str(tmp_path / "data"), "64"], env=env, timeout=120 * SLOW)
+    r.expect(0)
+    assert "0 bytes changed" in r.stdout, r.describe()
 
 
 # ---- the heap is in the pool ----------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "alloc/extent.h"
 #include "alloc/heap.h"
+#include "alloc/ph.h"
 #include "common/errmsg.h"
 
 #define META_CHUNK_PAGES 16     /* pages carved for descriptors at a time */
@@ -47,15 +48,6 @@ pind_floor(size_t n)
 		return (unsigned)n - 1;
 	unsigned lg = 63u - (unsigned)__builtin_clzll(n);
 	return 3 + (lg - 2) * 4 + (unsigned)((n >> (lg - 2)) & 3);
-}
-
-static size_t
-pind_lower(unsigned i)
-{
-	if (i < 3)
-		return i + 1;
-	unsigned lg = (i - 3) / 4 + 2;
-	return (size_t)(4 + (i - 3) % 4) << (lg - 2);
 }
 
 /* ---- lists -------------------------------------------------------------- */
@@ -129,7 +121,7 @@ bin_insert(struct extents *x, struct extent *e)
 {
 	int clean = e->state == EXTENT_CLEAN;
 	unsigned i = pind_floor(e->npages);
-	extent_list_push(&x->bins[clean][i], e);
+	ph_insert(&x->bins[clean][i], e);
 	x->nonempty[clean][i / 64] |= UINT64_C(1) << (i % 64);
 	if (!clean) {
 		x->dirty_pages += e->npages;
@@ -143,7 +135,7 @@ bin_remove(struct extents *x, struct extent *e)
 {
 	int clean = e->state == EXTENT_CLEAN;
 	unsigned i = pind_floor(e->npages);
-	extent_list_remove(&x->bins[clean][i], e);
+	ph_remove(&x->bins[clean][i], e);
 	if (!x->bins[clean][i])
 		x->nonempty[clean][i / 64] &= ~(UINT64_C(1) << (i % 64));
 	if (!clean) {
@@ -167,24 +159,27 @@ bin_next(const struct extents *x, int clean, unsigned i)
 }
 
 /*
- * bin_find -- a free extent of at least npages: from the request's own bin if one
- * there fits (a short scan), else the head of the next non-empty larger bin, whose
- * every member fits; so the result is within a size class of the best fit.
+ * bin_find -- a low-addressed free extent of at least npages: the lowest of
+ * the roots of the request's own bin (if it fits) and of the next few larger
+ * bins (whose every member fits). Address order packs live memory low
+ * (ph.h); looking at a few bins, not all, bounds the cost.
  */
+#define BIN_FIND_BINS 4
+
 static struct extent *
 bin_find(struct extents *x, int clean, size_t npages)
 {
 	unsigned i = pind_floor(npages);
-	if (x->bins[clean][i] && pind_lower(i) == npages)
-		return x->bins[clean][i];
-	if (x->bins[clean][i]) {
-		int budget = 16;
-		for (struct extent *e = x->bins[clean][i]; e && budget--; e = e->next)
-			if (e->npages >= npages)
-				return e;
-	}
+	struct extent *best = x->bins[clean][i];
+	if (best && best->npages < npages)
+		best = NULL;
 	unsigned j = bin_next(x, clean, i + 1);
-	return j < NPBINS ? x->bins[clean][j] : NULL;
+	for (int left = BIN_FIND_BINS; j < NPBINS && left--; j = bin_next(x, clean, j + 1)) {
+		struct extent *e = x->bins[clean][j];
+		if (!best || e->addr < best->addr)
+			best = e;
+	}
+	return best;
 }
 
 /* ---- descriptors -------------------------------------------------------- */
@@ -385,6 +380,7 @@ purge_locked(struct heap *h, bool all, uint64_t now)
 		e->state = EXTENT_PURGING;
 		e->next = batch;
 		batch = e;
+		x->purging_pages += e->npages;
 	}
 	x->next_decay_ms = now + DECAY_PERIOD_MS;
 	if (!batch)
@@ -396,9 +392,11 @@ purge_locked(struct heap *h, bool all, uint64_t now)
 	while ((e = batch) != NULL) {
 		batch = e->next;
 		x->purged_bytes += e->npages * PAGE;
+		x->purging_pages -= e->npages;
 		e->state = EXTENT_CLEAN;
 		coalesce_insert(h, e);
 	}
+	pthread_cond_broadcast(&x->purged);
 }
 
 static void
@@ -430,6 +428,7 @@ extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed)
 	if (npages < META_CHUNK_PAGES + 1)
 		return false;
 	pthread_mutex_init(&x->lock, NULL);
+	pthread_cond_init(&x->purged, NULL);
 	x->can_purge = h->region.kind != REGION_CALLER;
 	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)2048);
 	desc_carve(h, base, META_CHUNK_PAGES);
@@ -443,6 +442,32 @@ extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed)
 	pm_bound(h, d, SZIND_NONE);
 	bin_insert(x, d);
 	return true;
+}
+
+/*
+ * fit_locked -- a free run of npages, trying harder before giving up: dirty and
+ * clean runs do not merge, so purging every dirty run may make one; and runs
+ * another thread is punching are off the lists only for the moment, so wait
+ * for them rather than report an exhaustion that is not there.
+ */
+static struct extent *
+fit_locked(struct heap *h, size_t npages)
+{
+	struct extents *x = &h->ext;
+	desc_reserve(h, 2);     /* best effort: an exact fit needs none */
+	struct extent *e;
+	for (int round = 0; !(e = find_any(x, npages)); round++) {
+		if (round == 8)         /* others keep freeing and purging: enough */
+			return NULL;
+		if (x->lru_head)
+			purge_locked(h, true, util_now_ms());
+		else if (x->purging_pages)
+			pthread_cond_wait(&x->purged, &x->lock);
+		else
+			return NULL;
+		desc_reserve(h, 2);
+	}
+	return e;
 }
 
 static void
@@ -469,13 +494,7 @@ extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state stat
 	}
 	size_t need = npages + align_pages - 1;
 	pthread_mutex_lock(&x->lock);
-	desc_reserve(h, 2);     /* best effort: an exact fit needs none */
-	struct extent *e = find_any(x, need);
-	if (!e && x->lru_head) {
-		/* dirty and clean runs do not merge: purging makes every run clean */
-		purge_locked(h, true, util_now_ms());
-		e = find_any(x, need);
-	}
+	struct extent *e = fit_locked(h, need);
 	size_t lead = e ? (ALIGN_UP(e->addr, align_pages * PAGE) - e->addr) >> LG_PAGE : 0;
 	if (!e || desc_count(x, 2) < (unsigned)(lead != 0) + (e->npages - lead > npages)) {
 		pthread_mutex_unlock(&x->lock);
@@ -645,7 +664,7 @@ extents_check(struct heap *h)
 		for (unsigned i = 0; i < NPBINS; i++) {
 			bool bit = (x->nonempty[c][i / 64] >> (i % 64)) & 1;
 			CHECK(bit == (x->bins[c][i] != NULL), "free bin %u/%d: bitmap wrong", i, c);
-			for (struct extent *e = x->bins[c][i]; e; e = e->next) {
+			for (struct extent *e = x->bins[c][i]; e; e = ph_walk_next(e)) {
 				CHECK(nfree_bins <= nfree_walk, "free bin %u/%d: list longer than "
 						"the free extents (a cycle?)", i, c);
 				CHECK(e->state == (c ? EXTENT_CLEAN : EXTENT_DIRTY),

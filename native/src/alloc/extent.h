@@ -40,7 +40,7 @@ enum extent_state {
 struct extent {
 	uintptr_t addr;               /* first byte */
 	size_t npages;                /* length in pages */
-	struct extent *prev, *next;   /* free bin, or the bin's non-full slab list */
+	struct extent *prev, *next;   /* free bin heap (ph.h), or the bin's non-full slab list */
 	struct extent *lru_prev, *lru_next; /* dirty LRU */
 	uint64_t tstamp;              /* when it became dirty (ms) */
 	uint8_t state;                /* enum extent_state */
@@ -48,7 +48,10 @@ struct extent {
 	uint8_t zeroed;               /* contents known to be zero */
 	uint8_t arena;                /* owning arena of a slab */
 	uint16_t nfree;               /* free objects of a slab */
-	uint64_t bitmap[SLAB_BITMAP_WORDS]; /* slab: 1 = free object */
+	union {
+		uint64_t bitmap[SLAB_BITMAP_WORDS]; /* slab: 1 = free object */
+		struct extent *child;         /* free bin heap: first child */
+	};
 };
 
 struct pagemap {
@@ -59,13 +62,15 @@ struct pagemap {
 
 struct extents {
 	pthread_mutex_t lock;                  /* guards everything below */
-	struct extent *bins[2][NPBINS];        /* [clean][pind] free lists */
+	pthread_cond_t purged;                 /* signalled when a purge batch is back */
+	struct extent *bins[2][NPBINS];        /* [clean][pind] free heaps (ph.h) */
 	uint64_t nonempty[2][PBIN_WORDS];      /* which bins hold extents */
 	struct extent *lru_head, *lru_tail;    /* dirty extents, oldest first */
 	struct extent *desc_free;              /* unused descriptors */
 	size_t dirty_pages;                    /* pages in dirty extents */
 	size_t active_pages;                   /* pages in slabs and large extents */
 	size_t meta_pages;                     /* pages in metadata extents */
+	size_t purging_pages;                  /* pages off the lists while punched */
 	size_t dirty_min_pages;                /* dirty pages always tolerated */
 	uint64_t next_decay_ms;                /* next time decay looks at the LRU */
 	uint64_t purged_bytes;                 /* punched out since creation */

@@ -201,9 +201,7 @@ enomem_too_big(size_t size)
 void
 heap_reclaim(struct heap *h)
 {
-	struct tcache *tc = tcache_peek(h);
-	if (tc)
-		tcache_flush_all(h, tc);
+	tcache_reclaim(h);
 	for (unsigned a = 0; a < h->narenas; a++)
 		for (unsigned i = 0; i < NSMALL; i++)
 			bin_release_empty(h, &h->arenas[a].bins[i], i);
@@ -232,12 +230,8 @@ heap_malloc_slow(struct heap *h, size_t size)
 		unsigned ind = sz_size2ind(size);
 		struct tcache *tc = tcache_get(h);
 		if (tc) {
-			struct tcache_bin *b = &tc->bins[ind];
-			uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-			if (n == 0)
-				return tcache_alloc_slow(h, tc, ind);
-			atomic_store_explicit(&b->ncached, (uint16_t)(n - 1), memory_order_relaxed);
-			return b->stack[n - 1];
+			void *p = tcache_pop(tc, ind);
+			return likely(p != NULL) ? p : tcache_alloc_slow(h, tc, ind);
 		}
 		if (size <= SMALL_MAX) {
 			/* no thread cache (thread exiting, or no memory for one) */
@@ -272,14 +266,8 @@ heap_free_slow(struct heap *h, void *p)
 			arena_large_free(h, e);
 		return;
 	}
-	struct tcache_bin *b = &tc->bins[ind];
-	uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-	if (n < b->ncache_max) {
-		b->stack[n] = p;
-		atomic_store_explicit(&b->ncached, (uint16_t)(n + 1), memory_order_relaxed);
-	} else {
+	if (!tcache_push(tc, ind, p))
 		tcache_free_slow(h, tc, ind, p);
-	}
 }
 
 void *

@@ -69,12 +69,9 @@ heap_malloc(struct heap *h, size_t size)
 {
 	struct tsd *t = &tsd_tls;
 	if (likely(size <= LUT_MAX && t->serial == h->serial)) {
-		struct tcache_bin *b = &t->tc->bins[sz_lut[(size + 7) >> 3]];
-		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-		if (likely(n != 0)) {
-			atomic_store_explicit(&b->ncached, (uint16_t)(n - 1), memory_order_relaxed);
-			return b->stack[n - 1];
-		}
+		void *p = tcache_pop(t->tc, sz_lut[(size + 7) >> 3]);
+		if (likely(p != NULL))
+			return p;
 	}
 	return heap_malloc_slow(h, size);
 }
@@ -85,20 +82,13 @@ heap_free(struct heap *h, void *p)
 {
 	struct tsd *t = &tsd_tls;
 	unsigned ind = pm_szind(pm_lookup(&h->pm, p));
-	if (likely(ind < NSMALL && t->serial == h->serial)) {
-		struct tcache_bin *b = &t->tc->bins[ind];
-		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-		if (likely(n < b->ncache_max)) {
-			b->stack[n] = p;
-			atomic_store_explicit(&b->ncached, (uint16_t)(n + 1), memory_order_relaxed);
-			return;
-		}
-	}
+	if (likely(ind < NSMALL && t->serial == h->serial && tcache_push(t->tc, ind, p)))
+		return;
 	heap_free_slow(h, p);
 }
 
-/* Give back what the calling thread holds idle: its cached objects and every
- * empty current slab (exhaustion, explicit purge). */
+/* Give back what every thread holds idle: cached objects and every empty
+ * current slab (exhaustion, explicit purge). */
 void heap_reclaim(struct heap *h);
 
 void *heap_calloc(struct heap *h, size_t nmemb, size_t size);

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,15 +60,14 @@ region_create_tmpfile(struct region *r, const char *dir, size_t size)
 		return -1;
 	}
 	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int err = errno;
+	close(fd);          /* the mapping keeps the file (see region.h) */
 	if (base == MAP_FAILED) {
-		int err = errno;
-		close(fd);
 		errmsg_set_sys(err, "cannot map a %zu-byte pool", size);
 		return -1;
 	}
 	r->base = base;
 	r->size = size;
-	r->fd = fd;
 	r->kind = REGION_FILE;
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	return 0;
@@ -84,7 +84,6 @@ region_create_anon(struct region *r, size_t size)
 	}
 	r->base = base;
 	r->size = size;
-	r->fd = -1;
 	r->kind = REGION_ANON;
 	r->dir[0] = '\0';
 	return 0;
@@ -95,7 +94,6 @@ region_init_caller(struct region *r, void *addr, size_t size)
 {
 	r->base = addr;
 	r->size = size;
-	r->fd = -1;
 	r->kind = REGION_CALLER;
 	r->dir[0] = '\0';
 }
@@ -103,25 +101,18 @@ region_init_caller(struct region *r, void *addr, size_t size)
 void
 region_destroy(struct region *r)
 {
-	if (r->kind == REGION_CALLER)
-		return;
-	munmap(r->base, r->size);
-	if (r->fd >= 0)
-		close(r->fd);
+	if (r->kind != REGION_CALLER)
+		munmap(r->base, r->size);
 }
 
 bool
 region_purge(const struct region *r, void *addr, size_t len)
 {
 	switch (r->kind) {
-	case REGION_FILE: {
-		off_t off = (off_t)((char *)addr - (char *)r->base);
-		if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				off, (off_t)len) == 0)
-			return true;
-		/* file systems without hole punching: at least drop our pages */
+	case REGION_FILE:
+		/* punches the hole through the mapping; a file system that cannot
+		 * punch keeps the blocks, and the pages stay as they are */
 		return madvise(addr, len, MADV_REMOVE) == 0;
-	}
 	case REGION_ANON:
 		return madvise(addr, len, MADV_DONTNEED) == 0;
 	case REGION_FILE_PRIVATE:
@@ -141,7 +132,7 @@ region_purge(const struct region *r, void *addr, size_t len)
 enum region_fork_mode {
 	FORK_PRIVATE = 1,      /* remap copy-on-write before fork: no copying, but
 	                          neither process writes the file again */
-	FORK_COPY = 2,         /* copy the file's data for the child (default) */
+	FORK_COPY = 2,         /* copy the live pages for the child (default) */
 };
 
 /* region_fork_mode -- the mode in force (from the environment, read once) */
@@ -158,55 +149,69 @@ region_fork_mode(void)
 	return (enum region_fork_mode)mode;
 }
 
-/* copy_range -- bytes [off, end) of src to dst, in the kernel where it can */
-static int
-copy_range(int src, int dst, off_t off, off_t end)
-{
-	while (off < end) {
-		loff_t in = off, out = off;
-		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(end - off), 0);
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		off += n;
-	}
-	char buf[16384];      /* no kernel copy here: read and write */
-	while (off < end) {
-		ssize_t n = pread(src, buf, (size_t)MIN((off_t)sizeof(buf), end - off), off);
-		if (n <= 0 || pwrite(dst, buf, (size_t)n, off) != n)
-			return -1;
-		off += n;
-	}
-	return 0;
-}
-
-/* copy_file -- a sparse copy of the pool file: only its data extents */
-static int
-copy_file(int src, int dst, size_t size)
-{
-	if (ftruncate(dst, (off_t)size) != 0)
-		return -1;
-	off_t off = 0;
-	while (off < (off_t)size) {
-		off_t data = lseek(src, off, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -1;
-		off_t hole = lseek(src, data, SEEK_HOLE);
-		if (hole < 0 || copy_range(src, dst, data, hole) != 0)
-			return -1;
-		off = hole;
-	}
-	return 0;
-}
-
-static void
+/* remap_private -- the region copy-on-write over its own file, reached through
+ * /proc/self/map_files (the region keeps no descriptor; needs the privilege to
+ * open it); false where that cannot be done */
+static bool
 remap_private(struct region *r)
 {
-	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-			r->fd, 0) != MAP_FAILED)
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+			(unsigned long)(uintptr_t)r->base,
+			(unsigned long)((uintptr_t)r->base + r->size));
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool ok = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+			fd, 0) != MAP_FAILED;
+	close(fd);
+	if (ok)
 		r->kind = REGION_FILE_PRIVATE;
+	return ok;
+}
+
+/* copy_out -- [off, off+len) of the mapping into the same offsets of fd */
+static int
+copy_out(const struct region *r, int fd, size_t off, size_t len)
+{
+	const char *p = (const char *)r->base + off;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* copy_resident -- a sparse copy of the region into fd: the pages its file
+ * holds (mincore: resident in the page cache), in runs */
+static int
+copy_resident(const struct region *r, int fd)
+{
+	unsigned char vec[4096];
+	size_t total = r->size >> LG_PAGE, run = 0, start = 0;
+	for (size_t done = 0; done < total;) {
+		size_t n = MIN(total - done, sizeof(vec));
+		if (mincore((char *)r->base + done * PAGE, n * PAGE, vec) != 0)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			if (vec[i] & 1) {
+				if (!run++)
+					start = done + i;
+			} else if (run) {
+				if (copy_out(r, fd, start * PAGE, run * PAGE) != 0)
+					return -1;
+				run = 0;
+			}
+		}
+		done += n;
+	}
+	return run ? copy_out(r, fd, start * PAGE, run * PAGE) : 0;
 }
 
 int
@@ -214,14 +219,13 @@ region_fork_prepare(struct region *r)
 {
 	if (r->kind != REGION_FILE)
 		return -1;
-	enum region_fork_mode mode = region_fork_mode();
-	if (mode != FORK_PRIVATE) {
-		int fd = open_tmpfile(r->dir);
-		if (fd >= 0 && copy_file(r->fd, fd, r->size) == 0)
-			return fd;
-		if (fd >= 0)
-			close(fd);
-	}
+	if (region_fork_mode() == FORK_PRIVATE && remap_private(r))
+		return -1;
+	int fd = open_tmpfile(r->dir);
+	if (fd >= 0 && ftruncate(fd, (off_t)r->size) == 0 && copy_resident(r, fd) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
 	remap_private(r);
 	return -1;
 }
@@ -230,14 +234,9 @@ void
 region_fork_child(struct region *r, int fd)
 {
 	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			fd, 0) == MAP_FAILED) {
-		close(fd);
+			fd, 0) == MAP_FAILED)
 		remap_private(r);
-		return;
-	}
-	/* r now reads from the copy, whose header holds the original fd */
-	close(r->fd);
-	r->fd = fd;
+	close(fd);
 }
 
 bool
@@ -249,8 +248,18 @@ region_fresh_is_zero(const struct region *r)
 uint64_t
 region_file_allocated(const struct region *r)
 {
-	struct stat st;
-	if (r->fd < 0 || fstat(r->fd, &st) != 0)
+	if (r->kind != REGION_FILE)
 		return 0;
-	return (uint64_t)st.st_blocks * 512u;
+	unsigned char vec[4096];
+	uint64_t pages = 0;
+	size_t total = r->size >> LG_PAGE;
+	for (size_t done = 0; done < total;) {
+		size_t n = MIN(total - done, sizeof(vec));
+		if (mincore((char *)r->base + done * PAGE, n * PAGE, vec) != 0)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			pages += vec[i] & 1;
+		done += n;
+	}
+	return pages * PAGE;
 }

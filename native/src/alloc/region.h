@@ -4,6 +4,12 @@
  * Sources: a temporary file in a directory (unlinked at once; pages go back by
  * punching holes), anonymous memory (MADV_DONTNEED), or a caller's region (never
  * given back: we do not know what it is).
+ *
+ * A file region keeps no descriptor once mapped: a program may close or reuse
+ * any descriptor number it did not open (daemons close them all), and a child
+ * must not see one it did not ask for. Everything goes through the mapping:
+ * punching (MADV_REMOVE), copying for a fork (written from the mapping into a
+ * new file).
  */
 #ifndef PMALLOC_REGION_H
 #define PMALLOC_REGION_H
@@ -22,7 +28,6 @@ enum region_kind {
 struct region {
 	void *base;            /* first byte */
 	size_t size;           /* bytes mapped */
-	int fd;                /* the backing file, or -1 */
 	enum region_kind kind; /* where the memory comes from */
 	char dir[256];         /* where the file was made (copies go there too) */
 };
@@ -39,10 +44,11 @@ void region_init_caller(struct region *r, void *addr, size_t size);
 /* Unmap and close what region_create_* made (nothing for a caller region). */
 void region_destroy(struct region *r);
 
-/* Before fork, with the heap quiescent: copy the file for the child (returns the
- * copy's fd) or remap the region copy-on-write (returns -1). PMALLOC_FORK (or
- * VMMALLOC_FORK) = 1 asks for the remap; otherwise the copy, and the remap only
- * where no copy can be made: the two processes never share the file. */
+/* Before fork, with the heap quiescent: a copy of the region's pages for the
+ * child (returns the copy's fd), or a copy-on-write remap (returns -1).
+ * PMALLOC_FORK (or VMMALLOC_FORK) = 1 asks for the remap; otherwise the copy,
+ * and the remap only where no copy can be made: the two processes never share
+ * the file. */
 int region_fork_prepare(struct region *r);
 
 /* After fork, in the child: map the copy fd in place of the shared file. */
@@ -54,7 +60,8 @@ bool region_purge(const struct region *r, void *addr, size_t len);
 /* True when fresh pages of this region read as zeros. */
 bool region_fresh_is_zero(const struct region *r);
 
-/* Bytes of storage the backing file holds (0 without a file). */
+/* Bytes of storage the backing file holds (0 without a file), by page-cache
+ * residency of the mapping (mincore): the region has no descriptor to stat. */
 uint64_t region_file_allocated(const struct region *r);
 
 #endif

@@ -38,6 +38,7 @@ heap_reinit_locks(struct heap *h)
 		for (unsigned i = 0; i < NSMALL; i++)
 			pthread_mutex_init(&h->arenas[a].bins[i].lock, NULL);
 	pthread_mutex_init(&h->ext.lock, NULL);
+	pthread_cond_init(&h->ext.purged, NULL);
 }
 
 /* Objects held in thread caches, per class (the caller holds tc_lock). */

@@ -3,7 +3,11 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
 
 #include "alloc/bin.h"
 #include "alloc/extent.h"
@@ -135,8 +139,10 @@ flush_objects(struct heap *h, unsigned ind, void **objs, unsigned n)
 		arena_large_free(h, pm_extent(pm_lookup(&h->pm, objs[i])));
 }
 
-void
-tcache_flush_all(struct heap *h, struct tcache *tc)
+/* Every cached object of tc back to the arenas (the owner is not in its bins:
+ * it is the caller, or a reclaim holds it off). */
+static void
+flush_all(struct heap *h, struct tcache *tc)
 {
 	for (unsigned i = 0; i < NCACHED; i++) {
 		struct tcache_bin *b = &tc->bins[i];
@@ -147,62 +153,138 @@ tcache_flush_all(struct heap *h, struct tcache *tc)
 	}
 }
 
-void *
-tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned ind)
+/* Become busy in tc, waiting out a reclaim of it (which holds tc_lock). */
+static void
+enter_wait(struct heap *h, struct tcache *tc)
+{
+	while (!tcache_enter(tc)) {
+		pthread_mutex_lock(&h->tc_lock);
+		pthread_mutex_unlock(&h->tc_lock);
+	}
+}
+
+/* A refill of the small bin ind: objects taken outside the busy section (the
+ * fill takes locks, and may reclaim), then handed to the bin inside it. */
+static void *
+refill(struct heap *h, struct tcache *tc, unsigned ind)
 {
 	struct tcache_bin *b = &tc->bins[ind];
-	if (ind >= NSMALL) {
-		void *p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
-		if (!p) {
-			heap_reclaim(h);
-			p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
-		}
-		return p;
-	}
+	void *objs[TCACHE_NCACHE_MAX];
 	unsigned want = MAX(b->ncache_max / 2, 1u);
-	unsigned got = bin_fill(h, tc->arena, ind, b->stack, want);
+	unsigned got = bin_fill(h, tc->arena, ind, objs, want);
 	if (!got) {
 		heap_reclaim(h);
-		got = bin_fill(h, tc->arena, ind, b->stack, want);
+		got = bin_fill(h, tc->arena, ind, objs, want);
 		if (!got) {
 			errmsg_set(ENOMEM, "pool exhausted: no memory for %u-byte objects",
 					sz_classes[ind].size);
 			return NULL;
 		}
 	}
-	/* lowest address on top: pop order follows the slab */
-	for (unsigned i = 0, j = got - 1; i < j; i++, j--) {
-		void *tmp = b->stack[i];
-		b->stack[i] = b->stack[j];
-		b->stack[j] = tmp;
-	}
+	enter_wait(h, tc);
+	/* the bin is empty (only a reclaim took from it meanwhile); lowest
+	 * address on top: pop order follows the slab */
+	for (unsigned i = 0; i + 1 < got; i++)
+		b->stack[i] = objs[got - 1 - i];
 	atomic_store_explicit(&b->ncached, (uint16_t)(got - 1), memory_order_relaxed);
-	return b->stack[got - 1];
+	tcache_leave(tc);
+	return objs[0];
+}
+
+void *
+tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned ind)
+{
+	struct tcache_bin *b = &tc->bins[ind];
+	enter_wait(h, tc);
+	uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
+	if (n) {
+		atomic_store_explicit(&b->ncached, (uint16_t)(n - 1), memory_order_relaxed);
+		void *p = b->stack[n - 1];
+		tcache_leave(tc);
+		return p;
+	}
+	tcache_leave(tc);
+	if (ind < NSMALL)
+		return refill(h, tc, ind);
+	void *p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
+	if (!p) {
+		heap_reclaim(h);
+		p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
+	}
+	return p;
 }
 
 void
 tcache_free_slow(struct heap *h, struct tcache *tc, unsigned ind, void *p)
 {
 	struct tcache_bin *b = &tc->bins[ind];
+	void *out[TCACHE_NCACHE_MAX + 1];
+	unsigned nout = 0;
+	enter_wait(h, tc);
 	unsigned n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
-	unsigned nflush = n - n / 2;
-	/* the oldest half goes: the rest is likelier to be reused while warm */
-	flush_objects(h, ind, b->stack, nflush);
-	memmove(b->stack, b->stack + nflush, (n - nflush) * sizeof(void *));
-	n -= nflush;
-	if (n < b->ncache_max) {
-		b->stack[n++] = p;
-	} else {
-		flush_objects(h, ind, &p, 1);
+	if (n >= b->ncache_max) {
+		/* the oldest half goes: the rest is likelier to be reused while warm */
+		nout = n - n / 2;
+		memcpy(out, b->stack, nout * sizeof(void *));
+		memmove(b->stack, b->stack + nout, (n - nout) * sizeof(void *));
+		n -= nout;
 	}
+	if (n < b->ncache_max)
+		b->stack[n++] = p;
+	else
+		out[nout++] = p;          /* a bin of capacity 0 */
 	atomic_store_explicit(&b->ncached, (uint16_t)n, memory_order_relaxed);
+	tcache_leave(tc);
+	flush_objects(h, ind, out, nout);
+}
+
+/* fence_others -- a full memory fence on every thread of the process, or false
+ * where the kernel cannot (no reclaim of other threads' caches then). A forked
+ * child is not registered: it registers on its first EPERM. */
+static bool
+fence_others(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return true;
+	if (errno != EPERM
+			|| syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+		return false;
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void
+tcache_reclaim(struct heap *h)
+{
+	struct tcache *mine = tcache_peek(h);
+	int err = errno;
+	pthread_mutex_lock(&h->tc_lock);
+	bool others = false;
+	for (struct tcache *tc = h->tcaches; tc; tc = tc->next)
+		if (tc != mine) {
+			atomic_store_explicit(&tc->steal, 1, memory_order_relaxed);
+			others = true;
+		}
+	bool fenced = others && fence_others();
+	for (struct tcache *tc = h->tcaches; tc; tc = tc->next) {
+		if (tc != mine) {
+			if (!fenced)
+				continue;
+			while (atomic_load_explicit(&tc->busy, memory_order_acquire))
+				sched_yield();
+		}
+		flush_all(h, tc);
+	}
+	for (struct tcache *tc = h->tcaches; tc; tc = tc->next)
+		atomic_store_explicit(&tc->steal, 0, memory_order_release);
+	pthread_mutex_unlock(&h->tc_lock);
+	errno = err;
 }
 
 void
 tcache_destroy(struct heap *h, struct tcache *tc)
 {
-	tcache_flush_all(h, tc);
 	pthread_mutex_lock(&h->tc_lock);
+	flush_all(h, tc);
 	if (tc->prev)
 		tc->prev->next = tc->next;
 	else
@@ -213,12 +295,10 @@ tcache_destroy(struct heap *h, struct tcache *tc)
 	extent_free(h, tc->ext);
 }
 
-/* tsd_cleanup -- thread exit: flush and free the caches of heaps still alive */
+/* Destroy the caches t holds for heaps still alive and drop its slots. */
 static void
-tsd_cleanup(void *arg)
+tsd_release(struct tsd *t)
 {
-	struct tsd *t = arg;
-	t->state = TSD_DEAD;
 	t->serial = 0;
 	t->tc = NULL;
 	pthread_mutex_lock(&heap_registry_lock);
@@ -235,4 +315,19 @@ tsd_cleanup(void *arg)
 		munmap(t->slots, t->nslots * sizeof(struct tsd_slot));
 	t->slots = NULL;
 	t->nslots = 0;
+}
+
+/* tsd_cleanup -- thread exit: no caches any more, not even new ones */
+static void
+tsd_cleanup(void *arg)
+{
+	struct tsd *t = arg;
+	t->state = TSD_DEAD;
+	tsd_release(t);
+}
+
+void
+tcache_thread_flush(void)
+{
+	tsd_release(&tsd_tls);
 }
