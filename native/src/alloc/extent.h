@@ -157,6 +157,9 @@ void extent_purge(struct heap *h, bool all);
 /* Milliseconds a dirty page may wait before decay purges it. */
 long extent_decay_ms(void);
 
+/* 0 when PMALLOC_DECAY_MS is unset or valid; else -1 + EINVAL + message. */
+int extent_decay_check(void);
+
 /* Walk the page map and the free bins; 1 consistent, 0 not (message set). */
 int extents_check(struct heap *h);
 

@@ -136,6 +136,8 @@ struct heap *
 heap_create(const struct region *r)
 {
 	sz_boot();
+	if (extent_decay_check() != 0)
+		return NULL;
 	pthread_once(&heap_atfork_once, heap_atfork_init);
 	unsigned narenas = arenas_for(r->size);
 	size_t hdr = ALIGN_UP(sizeof(struct heap) + narenas * sizeof(struct arena), PAGE);
