@@ -639,6 +639,15 @@ def test_absurd_sizes_raise_memory_error(pool: Pool) -> None:
     assert pool.check()
 
 
+def test_aligned_alloc_too_big_names_what_was_asked(pool: Pool) -> None:
+    e = expect_raises(OutOfMemoryError, pool.aligned_alloc, 1 << 40, 64)
+    assert f"alignment {1 << 40}" in str(e) and "64 bytes" in str(e), (
+        f"expected 'alignment {1 << 40}' for 64 bytes, saw {str(e)!r}")
+    e = expect_raises(OutOfMemoryError, pool.aligned_alloc, 64, 1 << 40)
+    assert f"{1 << 40} bytes" in str(e) and "alignment" not in str(e), (
+        f"expected a request of {1 << 40} bytes, saw {str(e)!r}")
+
+
 def test_alignment_not_power_of_two(pool: Pool) -> None:
     for a in (0, 3, 6, 24, 1000, -1, -8, (1 << 64) + 1, 1 << 64):
         e = expect_raises(ValueError, pool.aligned_alloc, a, 10)
