@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
+from pmalloc import _args
 from pmalloc._native import ffi, lib
 from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, last_error
 from pmalloc.pmem import Mapping
@@ -165,7 +166,7 @@ class Sim:
     ``persisted()`` what a crash keeps for sure, ``words()`` what it may keep besides."""
 
     def __init__(self, size: int = 4096, initial: Any = None) -> None:
-        if not isinstance(size, int) or size <= 0:
+        if not isinstance(size, int) or not 0 < size <= _args.SIZE_MAX:
             raise InvalidArgumentError(f"size must be a positive int, got {size!r}")
         ffi.errno = 0
         raw = lib.pmalloc_sim_new(size)

@@ -66,11 +66,29 @@ view_check_unexported(ViewObject *self, const char *what)
 	return 0;
 }
 
-/* view_parse_range -- check (address, size) and store the address in *addr */
+/*
+ * view_parse_range -- check (address, size), store them in *addr and *len
+ *
+ * Both are taken as Python ints and range-checked here, so that a size past
+ * Py_ssize_t is a ValueError like any other bad range, not the OverflowError
+ * the "n" format would raise.
+ */
 static int
-view_parse_range(PyObject *address, Py_ssize_t size, uintptr_t *addr)
+view_parse_range(PyObject *address, PyObject *size, uintptr_t *addr,
+	Py_ssize_t *len)
 {
-	if (size < 0) {
+	PyObject *nsize = PyNumber_Index(size);
+	if (nsize == NULL)
+		return -1;
+	Py_ssize_t n = PyLong_AsSsize_t(nsize);
+	Py_DECREF(nsize);
+	if (n == -1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		goto out_of_range;
+	}
+	if (n < 0) {
 		PyErr_SetString(PyExc_ValueError, "size must not be negative");
 		return -1;
 	}
@@ -89,9 +107,10 @@ view_parse_range(PyObject *address, Py_ssize_t size, uintptr_t *addr)
 	if (value > UINTPTR_MAX)
 		goto out_of_range;
 #endif
-	if ((uintptr_t)value > UINTPTR_MAX - (uintptr_t)size)
+	if ((uintptr_t)value > UINTPTR_MAX - (uintptr_t)n)
 		goto out_of_range;
 	*addr = (uintptr_t)value;
+	*len = n;
 	return 0;
 
 out_of_range:
@@ -116,14 +135,14 @@ static PyObject *
 view_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"address", "size", NULL};
-	PyObject *address;
+	PyObject *address, *nbytes;
 	Py_ssize_t size;
 	uintptr_t addr;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "On:View", kwlist,
-			&address, &size))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:View", kwlist,
+			&address, &nbytes))
 		return NULL;
-	if (view_parse_range(address, size, &addr) < 0)
+	if (view_parse_range(address, nbytes, &addr, &size) < 0)
 		return NULL;
 	ViewObject *self = (ViewObject *)type->tp_alloc(type, 0);
 	if (self == NULL)
@@ -221,13 +240,13 @@ static PyObject *
 view_rebind(PyObject *op, PyObject *args)
 {
 	ViewObject *self = (ViewObject *)op;
-	PyObject *address;
+	PyObject *address, *nbytes;
 	Py_ssize_t size;
 	uintptr_t addr;
 
-	if (!PyArg_ParseTuple(args, "On:_rebind", &address, &size))
+	if (!PyArg_ParseTuple(args, "OO:_rebind", &address, &nbytes))
 		return NULL;
-	if (view_parse_range(address, size, &addr) < 0)
+	if (view_parse_range(address, nbytes, &addr, &size) < 0)
 		return NULL;
 	if (view_check_unexported(self, "rebind") < 0)
 		return NULL;

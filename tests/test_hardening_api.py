@@ -1,0 +1,246 @@
+"""Misuse of the Python API and the CLI, from the hardening probe: each raises (or exits 2)
+with a message that names what was wrong, and never crashes the interpreter.
+
+Findings covered: copies and pickles of objects with a C handle (1), NUL bytes in paths
+(3), `pmalloc run`'s signal dispositions (6), the edges of int arguments (13), the CLI's own
+option checks (14), free() after invalidate() (16), the demo at the smallest pool (17), and
+the OSErrors of bad directories and files. (The aligned_alloc message, 12, is tested in
+test_vmem_python.py.)
+"""
+from __future__ import annotations
+
+import copy
+import errno
+import json
+import os
+import pathlib
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pmalloc import _args, cli, pmem, sim
+from pmalloc._buffer import View
+from pmalloc.errors import (
+    InvalidArgumentError,
+    InvalidBufferError,
+    OutOfMemoryError,
+    PmallocError,
+    PmallocOSError,
+)
+from pmalloc.vmem import MIN_POOL_SIZE, Pool
+from conftest import as_nobody
+from shim_support import SANITIZED, pmalloc_cli, plain_env, run
+
+MiB = 1 << 20
+no_run_under_asan = pytest.mark.skipif(
+    SANITIZED, reason="pmalloc run puts the shim before the ASan runtime in LD_PRELOAD")
+
+
+def raised(f: Callable[..., Any], *args: Any, **kwargs: Any) -> BaseException:
+    """The exception f(*args, **kwargs) raises; fails, saying what it returned, if none."""
+    try:
+        result = f(*args, **kwargs)
+    except BaseException as e:  # noqa: BLE001 - the caller checks its type
+        return e
+    pytest.fail(f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected an exception, "
+                f"saw a result: {result!r}")
+
+
+def bad_argument(f: Callable[..., Any], *args: Any, naming: str = "", **kwargs: Any) -> None:
+    """f(...) must raise InvalidArgumentError (a ValueError and PmallocError) whose message
+    contains `naming`; never a bare OverflowError."""
+    e = raised(f, *args, **kwargs)
+    assert isinstance(e, InvalidArgumentError) and isinstance(e, ValueError), (
+        f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected InvalidArgumentError, "
+        f"saw {type(e).__name__}: {e}")
+    assert naming in str(e), f"expected the message to name {naming!r}, saw {str(e)!r}"
+
+
+# ---- 3. NUL bytes and the types of paths --------------------------------------------------------
+
+
+def test_nul_in_map_file_path_never_touches_the_prefix(tmp_path: pathlib.Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"v" * 100)
+    for path in (f"{victim}\0.new", os.fsencode(f"{victim}\0.new"),
+                 pathlib.Path(f"{victim}\0.new")):
+        bad_argument(pmem.map_file, path, 4, create=True, naming="null byte")
+        bad_argument(pmem.map_file, path, naming="null byte")
+    bad_argument(pmem.map_file, f"{tmp_path}\0x", 4096, create=True, tmpfile=True,
+                 naming="null byte")
+    assert victim.read_bytes() == b"v" * 100, "the file before the NUL was changed"
+
+
+def test_nul_in_pool_dir(tmp_path: pathlib.Path) -> None:
+    for d in (f"{tmp_path}\0x", os.fsencode(f"{tmp_path}\0x"), pathlib.Path(f"{tmp_path}\0x")):
+        bad_argument(Pool, d, 16 * MiB, naming="null byte")
+
+
+class BytesPath:
+    """An os.PathLike[bytes]."""
+
+    def __init__(self, path: bytes) -> None:
+        self.path = path
+
+    def __fspath__(self) -> bytes:
+        return self.path
+
+
+def test_bytes_paths_are_accepted_everywhere(tmp_path: pathlib.Path) -> None:
+    path = os.fsencode(tmp_path / "b")
+    with pmem.map_file(path, 4096, create=True) as m:
+        assert m.path == str(tmp_path / "b"), f"expected a str path, saw {m.path!r}"
+    with pmem.map_file(BytesPath(path)) as m:
+        assert len(m) == 4096
+    bad_argument(pmem.map_file, BytesPath(path + b"\0x"), naming="null byte")
+    with Pool(os.fsencode(tmp_path), 16 * MiB) as p:
+        assert p.dir == str(tmp_path), f"expected dir {str(tmp_path)!r}, saw {p.dir!r}"
+    e = raised(pmem.map_file, os.fsencode(tmp_path / "missing"))
+    assert isinstance(e, FileNotFoundError) and e.filename == str(tmp_path / "missing"), repr(e)
+
+
+def test_paths_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
+    for f, args in ((pmem.map_file, (3,)), (Pool, (3.5, 16 * MiB)), (pmem.map_file, (None,))):
+        e = raised(f, *args)
+        assert isinstance(e, TypeError) and isinstance(e, PmallocError), repr(e)
+
+
+# ---- 13. the edges of int arguments -----------------------------------------------------------
+
+
+def test_ints_no_c_call_can_take_are_bad_arguments(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "f")
+    bad_argument(pmem.map_file, path, 1 << 64, create=True, naming="size")
+    bad_argument(pmem.map_file, path, 1 << 63, create=True, naming="size")
+    for mode in (-1, 1 << 32, 0o10000):
+        bad_argument(pmem.map_file, path, 4096, create=True, mode=mode, naming="mode")
+    assert not os.path.exists(path)
+    for size in (1 << 63, 1 << 64, 1 << 70):
+        bad_argument(Pool, tmp_path, size, naming="pool size")
+    bad_argument(sim.Sim, 1 << 64, naming="size")
+    for address, size in ((0, 1 << 63), (1 << 64, 1)):   # the private C type: ValueError
+        e = raised(View, address, size)
+        assert type(e) is ValueError, f"View({address}, {size}): expected ValueError, saw {e!r}"
+    with Pool(tmp_path, 16 * MiB) as p:
+        b = p.malloc(8)
+        bad_argument(p.malloc, 1 << 64, naming="size")
+        bad_argument(p.calloc, 1 << 64, 1, naming="nmemb")
+        bad_argument(p.calloc, 1, 1 << 64, naming="size")
+        bad_argument(p.aligned_alloc, 64, 1 << 64, naming="size")
+        bad_argument(p.aligned_alloc, 1 << 64, 64, naming="alignment")
+        bad_argument(p.realloc, b, 1 << 64, naming="size")
+        assert b.valid and b.size == 8
+    with pmem.map_file(path, 4096, create=True) as m:
+        for call, name in ((lambda: m.persist(1 << 64), "offset"),
+                           (lambda: m.persist(0, 1 << 64), "size"),
+                           (lambda: m.flush(1 << 64, 1), "offset"),
+                           (lambda: m.msync(0, 1 << 64), "size"),
+                           (lambda: m.memcpy(1 << 64, b"x"), "offset"),
+                           (lambda: m.memcpy(0, b"x", 1 << 64), "flags"),
+                           (lambda: m.memset(0, 1, 1 << 64), "size"),
+                           (lambda: m.memset(0, 1 << 64, 1), "value"),
+                           (lambda: m.memset(0, 1, 1, -1), "flags")):
+            bad_argument(call, naming=name)
+
+
+def test_representable_sizes_the_system_cannot_give() -> None:
+    for size in (1 << 50, _args.FILE_SIZE_MAX):
+        e = raised(Pool, None, size)
+        assert isinstance(e, (OutOfMemoryError, PmallocOSError)), (
+            f"Pool(size={size}): expected OutOfMemoryError or the system's OSError, saw {e!r}")
+
+
+def test_ints_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
+    with Pool(tmp_path, 16 * MiB) as p:
+        for f, args, kwargs in ((Pool, (tmp_path, 16.0 * MiB), {}), (p.malloc, ("1",), {}),
+                                (pmem.map_file, (str(tmp_path / "t"), 4096),
+                                 {"create": True, "mode": "644"})):
+            e = raised(f, *args, **kwargs)
+            assert isinstance(e, TypeError) and isinstance(e, PmallocError), repr(e)
+
+
+# ---- bad directories and files: OSError subclasses with errno and filename --------------------
+
+
+def _oserror(f: Callable[..., Any], args: tuple, kwargs: dict, cls: type, err: int,
+             filename: str) -> None:
+    e = raised(f, *args, **kwargs)
+    assert isinstance(e, cls) and isinstance(e, PmallocError), (
+        f"{f.__name__}{args} {kwargs}: expected {cls.__name__}, saw {e!r}")
+    assert (e.errno, e.filename) == (err, filename), (
+        f"{f.__name__}{args}: expected errno {err} and filename {filename!r}, "
+        f"saw {e.errno} and {e.filename!r}")
+
+
+def test_bad_dirs_and_files_raise_oserror_with_errno_and_filename(tmp_path) -> None:
+    file = tmp_path / "file"
+    file.write_text("x")
+    missing = tmp_path / "missing"
+    cases = [
+        (Pool, (str(missing), 16 * MiB), {}, FileNotFoundError, errno.ENOENT, str(missing)),
+        (Pool, (str(file), 16 * MiB), {}, NotADirectoryError, errno.ENOTDIR, str(file)),
+        (Pool, (f"{file}/x", 16 * MiB), {}, NotADirectoryError, errno.ENOTDIR, f"{file}/x"),
+        (pmem.map_file, (str(missing),), {}, FileNotFoundError, errno.ENOENT, str(missing)),
+        (pmem.map_file, (f"{missing}/x", 4096), {"create": True}, FileNotFoundError,
+         errno.ENOENT, f"{missing}/x"),
+        (pmem.map_file, (f"{file}/x", 4096), {"create": True}, NotADirectoryError,
+         errno.ENOTDIR, f"{file}/x"),
+        (pmem.map_file, (str(tmp_path),), {}, IsADirectoryError, errno.EISDIR, str(tmp_path)),
+        (pmem.map_file, (str(file), 4096), {"create": True, "tmpfile": True},
+         NotADirectoryError, errno.ENOTDIR, str(file)),
+        (pmem.map_file, (str(missing), 4096), {"create": True, "tmpfile": True},
+         FileNotFoundError, errno.ENOENT, str(missing)),
+    ]
+    for f, args, kwargs, cls, err, filename in cases:
+        _oserror(f, args, kwargs, cls, err, filename)
+
+
+PERMISSION_CALLS = """
+ro, secret = sys.argv[1], sys.argv[2]
+calls = {"pool": lambda: Pool(ro, 16 << 20),
+         "map-unreadable": lambda: pmem.map_file(secret),
+         "create-in-ro-dir": lambda: pmem.map_file(ro + "/new", 4096, create=True),
+         "tmpfile-in-ro-dir": lambda: pmem.map_file(ro, 4096, create=True, tmpfile=True)}
+result = {}
+for name, call in calls.items():
+    try:
+        call()
+    except BaseException as e:
+        result[name] = {"mro": [c.__name__ for c in type(e).__mro__],
+                        "errno": getattr(e, "errno", None),
+                        "filename": getattr(e, "filename", None)}
+    else:
+        result[name] = {"mro": []}
+"""
+
+
+def test_permission_errors_carry_errno_and_filename() -> None:
+    top = tempfile.mkdtemp(prefix="pmalloc-perm-")
+    ro = os.path.join(top, "ro")
+    secret = os.path.join(top, "secret")
+    try:
+        os.mkdir(ro, 0o555)
+        with open(secret, "wb") as f:
+            f.write(b"s" * 4096)
+        os.chmod(secret, 0)
+        os.chmod(top, 0o755)
+        out = as_nobody("from pmalloc import Pool, pmem", PERMISSION_CALLS, ro, secret)
+        expected = {"pool": ro, "map-unreadable": secret, "create-in-ro-dir": ro + "/new",
+                    "tmpfile-in-ro-dir": ro}
+        for name, filename in expected.items():
+            seen = out[name]
+            assert "PermissionError" in seen["mro"] and "PmallocError" in seen["mro"], (
+                f"{name}: expected PermissionError, saw {seen}")
+            assert seen["errno"] in (errno.EACCES, errno.EPERM), f"{name}: {seen}"
+            assert seen["filename"] == filename, f"{name}: expected {filename!r}, saw {seen}"
+    finally:
+        os.chmod(ro, 0o700)
+        os.rmdir(ro)
+        os.unlink(secret)
+        os.rmdir(top)
