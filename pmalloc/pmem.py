@@ -20,7 +20,9 @@ Rules, as for ``mmap``: ``close()`` is safe twice; a closed mapping raises
 ``BufferError`` while a memoryview or numpy array still uses the memory. Offsets and sizes
 outside the mapping, and sizes or modes a C call cannot be given, raise
 :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``) naming the argument; failed
-system calls raise ``OSError`` subclasses with errno and the filename.
+system calls raise ``OSError`` subclasses with errno and the filename. A Mapping cannot be
+copied or pickled (:class:`~pmalloc.errors.PmallocTypeError`): ``bytes(m)`` copies its
+contents.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from typing import Any, Final
 from pmalloc import _args
 from pmalloc._buffer import View
 from pmalloc._native import ffi, lib
+from pmalloc._nocopy import NoCopy
 from pmalloc.errors import InvalidArgumentError, PmallocTypeError, PoolClosedError, last_error
 
 __all__ = [
@@ -83,7 +86,7 @@ def _flags(value: int) -> int:
     return fl
 
 
-class Mapping(View):
+class Mapping(NoCopy, View):
     """A mapped range of pmem (or of a file standing in for it): a writable byte buffer.
 
     ``memoryview(m)``, ``m[a:b]``, ``m[a:b] = data`` and ``numpy.frombuffer(m, dtype)`` see
@@ -100,6 +103,7 @@ class Mapping(View):
     _path: str | None
     _unmap: bool
     _closed: bool
+    _nocopy_why = "it is mapped memory, unmapped by its close (bytes(m) copies the contents)"
 
     def __new__(cls, *args: object, **kwargs: object) -> Mapping:
         raise PmallocTypeError("Mappings come from pmalloc.pmem.map_file() or pmalloc.sim.Sim")

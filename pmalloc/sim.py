@@ -51,6 +51,7 @@ from typing import Any, Final
 
 from pmalloc import _args
 from pmalloc._native import ffi, lib
+from pmalloc._nocopy import NoCopy
 from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, last_error
 from pmalloc.pmem import Mapping
 
@@ -160,7 +161,7 @@ class Report:
                 f"{type(exc).__name__}: {exc}\n{self.failure.diff()}")
 
 
-class Sim:
+class Sim(NoCopy):
     """A simulated pmem range of ``size`` bytes (rounded up to 64), initially ``initial``
     (zero-padded) or zeros. ``.mapping`` is the :class:`~pmalloc.pmem.Mapping` to write;
     ``persisted()`` what a crash keeps for sure, ``words()`` what it may keep besides."""

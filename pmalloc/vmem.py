@@ -27,6 +27,8 @@ Rules (nothing a caller does here may crash the interpreter):
 - Exhaustion raises :class:`~pmalloc.errors.OutOfMemoryError` (a ``MemoryError``), for any
   size a ``size_t`` holds; a size it cannot hold, a negative size or a bad alignment
   :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``) naming the argument.
+- Pools and Buffers cannot be copied or pickled (:class:`~pmalloc.errors.PmallocTypeError`):
+  a copy would share the C handle. ``bytes(buf)`` copies a buffer's contents.
 - A pool may be used from several threads at once.
 """
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import Any, Final
 from pmalloc import _args
 from pmalloc._buffer import View
 from pmalloc._native import ffi, lib
+from pmalloc._nocopy import NoCopy
 from pmalloc.errors import (
     ForeignPointerError,
     InvalidArgumentError,
@@ -131,7 +134,7 @@ def _pointer(address: int) -> Any:
 # ---- Buffer ----------------------------------------------------------------------------------
 
 
-class Buffer(View):
+class Buffer(NoCopy, View):
     """One allocation of a :class:`Pool`: a writable byte buffer over pool memory.
 
     ``.address`` is its first byte, ``.size`` the size asked for (``len(buf)`` too),
@@ -139,11 +142,13 @@ class Buffer(View):
     ``numpy.frombuffer(buf, dtype)`` share the memory. ``free()`` gives it back; a Buffer
     dropped without ``free()`` is freed when collected. Made by the pool's allocation
     methods only. (``invalidate()``, from View, only detaches the buffer: its memory stays
-    allocated until the pool closes. Use ``free()``.)
+    allocated until the pool closes. Use ``free()``.) Not copyable: ``bytes(buf)`` copies the
+    contents.
     """
 
     __slots__ = ("_pool",)
     _pool: Pool
+    _nocopy_why = "it is memory its pool owns (bytes(buf) copies the contents)"
 
     def __new__(cls, *args: object, **kwargs: object) -> Buffer:
         raise PmallocTypeError(
@@ -178,7 +183,7 @@ class Buffer(View):
 _POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
-class Pool:
+class Pool(NoCopy):
     """A volatile memory pool of ``size`` bytes on an unlinked file in ``dir``.
 
     ``dir=None`` picks :func:`default_dir`; ``dir`` may be str, bytes or path-like. A missing
@@ -187,8 +192,10 @@ class Pool:
     and filename). InvalidArgumentError (a ValueError) for a ``dir`` with a NUL byte, a size
     below :data:`MIN_POOL_SIZE` or one no file can have (past ``off_t``);
     OutOfMemoryError for a size the system cannot map. Use it as a context manager, or
-    ``close()`` it.
+    ``close()`` it. Not copyable.
     """
+
+    _nocopy_why = "it owns a C pool handle, which a copy would share and delete twice"
 
     def __init__(
         self, dir: _args.PathArg | None = None, size: int = DEFAULT_POOL_SIZE

@@ -62,6 +62,77 @@ def bad_argument(f: Callable[..., Any], *args: Any, naming: str = "", **kwargs: 
     assert naming in str(e), f"expected the message to name {naming!r}, saw {str(e)!r}"
 
 
+# ---- 1. copy, deepcopy, pickle ----------------------------------------------------------------
+
+COPY_CHILD = r"""
+import copy, gc, json, pickle, sys
+import pmalloc
+from pmalloc._buffer import View
+kind, where = sys.argv[1], sys.argv[2]
+pool = pmalloc.Pool(size=32 << 20)
+buf = pool.malloc(64)
+keep = []
+if kind == "pool":
+    obj, use = pool, lambda: pool.stats()["allocated"]
+elif kind == "buffer":
+    obj = buf
+    def use():
+        memoryview(buf)[:3] = b"abc"; return bytes(buf)[:3].decode()
+elif kind == "mapping":
+    obj = pmalloc.pmem.map_file(where + "/m", 4096, create=True)
+    def use():
+        obj[0:3] = b"abc"; obj.persist(0, 3); return obj[0:3].decode()
+elif kind == "view":
+    obj = View(buf.address, 64)
+    use = lambda: len(bytes(obj))
+elif kind == "sim":
+    obj = pmalloc.sim.Sim(128)
+    def use():
+        obj.mapping[0:3] = b"abc"; obj.mapping.persist(0, 3); return obj.persisted()[:3].decode()
+elif kind == "sim-mapping":
+    keep.append(pmalloc.sim.Sim(128))
+    obj = keep[0].mapping
+    def use():
+        obj[0:3] = b"abc"; obj.persist(0, 3); return keep[0].persisted()[:3].decode()
+out = {}
+for name, f in (("copy", copy.copy), ("deepcopy", copy.deepcopy), ("pickle", pickle.dumps)):
+    try:
+        f(obj)
+    except BaseException as e:
+        out[name] = {"mro": [c.__name__ for c in type(e).__mro__], "message": str(e)}
+    else:
+        out[name] = {"mro": [], "message": "copied"}
+    gc.collect()              # a copy that shared the handle would release it here
+    out[name]["after"] = str(use())
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("kind", ["pool", "buffer", "mapping", "view", "sim", "sim-mapping"])
+def test_objects_refuse_copy_and_pickle(kind: str, pool_dir: str) -> None:
+    # In a child: before the fix copy.copy(pool) then a call on the original crashed it.
+    proc = subprocess.run([sys.executable, "-c", COPY_CHILD, kind, pool_dir],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, (f"{kind}: expected the child to exit 0, saw status "
+                                  f"{proc.returncode}\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for op, seen in out.items():
+        assert "TypeError" in seen["mro"], f"{kind} {op}: expected TypeError, saw {seen}"
+        if kind != "view":  # View is the private C type; the public objects say more
+            assert "PmallocError" in seen["mro"], f"{kind} {op}: not a PmallocError: {seen}"
+        assert "cannot" in seen["message"] and ":" in seen["message"], (
+            f"{kind} {op}: expected a message saying why, saw {seen['message']!r}")
+        assert seen["after"] not in ("", "None"), f"{kind} {op}: original unusable: {seen}"
+
+
+def test_sim_data_objects_copy_with_their_meaning() -> None:
+    """Word, CrashState and Report are plain values: they copy and pickle."""
+    states = sim.explore(lambda m: (m.__setitem__(slice(0, 8), b"12345678"), m.persist(0, 8)),
+                         size=64)
+    assert states and copy.deepcopy(states[0]) == states[0]
+    assert pickle.loads(pickle.dumps(states[-1])) == states[-1]
+
+
 # ---- 3. NUL bytes and the types of paths --------------------------------------------------------
 
 

@@ -254,6 +254,23 @@ view_rebind(PyObject *op, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/*
+ * view_reduce_ex -- refuse copy.copy, copy.deepcopy and pickle
+ *
+ * A copy would show the same memory without whoever keeps it alive knowing
+ * (it could not be invalidated with the original), and an address means
+ * nothing in another process. Python subclasses (pmalloc's Buffer, Mapping)
+ * override this with their own reason.
+ */
+static PyObject *
+view_reduce_ex(PyObject *op, PyObject *Py_UNUSED(protocol))
+{
+	PyErr_Format(PyExc_TypeError,
+		"cannot copy or pickle a %s: it shows memory it does not own "
+		"(bytes(view) copies the contents)", Py_TYPE(op)->tp_name);
+	return NULL;
+}
+
 /* ---- Attributes --------------------------------------------------------- */
 
 static PyObject *
@@ -298,6 +315,8 @@ static PyMethodDef view_methods[] = {
 	{"_rebind", view_rebind, METH_VARARGS,
 		PyDoc_STR("_rebind(address, size)\n--\n\n"
 		"Point a view without live exports at other memory, valid again.")},
+	{"__reduce_ex__", view_reduce_ex, METH_O,
+		PyDoc_STR("Refuses: a View cannot be copied or pickled.")},
 	{NULL, NULL, 0, NULL},
 };
 
