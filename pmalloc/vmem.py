@@ -27,6 +27,9 @@ Rules (nothing a caller does here may crash the interpreter):
 - Exhaustion raises :class:`~pmalloc.errors.OutOfMemoryError` (a ``MemoryError``), for any
   size a ``size_t`` holds; a size it cannot hold, a negative size or a bad alignment
   :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``) naming the argument.
+- ``buf.invalidate()`` (from the buffer type) only detaches a Buffer: it stops exporting,
+  while the memory stays allocated until ``pool.free(address)`` or ``close()``. ``free()``
+  on a detached Buffer says so.
 - Pools and Buffers cannot be copied or pickled (:class:`~pmalloc.errors.PmallocTypeError`):
   a copy would share the C handle. ``bytes(buf)`` copies a buffer's contents.
 - A pool may be used from several threads at once.
@@ -142,7 +145,8 @@ class Buffer(NoCopy, View):
     ``numpy.frombuffer(buf, dtype)`` share the memory. ``free()`` gives it back; a Buffer
     dropped without ``free()`` is freed when collected. Made by the pool's allocation
     methods only. (``invalidate()``, from View, only detaches the buffer: its memory stays
-    allocated until the pool closes. Use ``free()``.) Not copyable: ``bytes(buf)`` copies the
+    allocated until ``pool.free(address)`` or the pool closes, and ``free()`` on it raises
+    InvalidBufferError saying so. Use ``free()``.) Not copyable: ``bytes(buf)`` copies the
     contents.
     """
 
@@ -489,7 +493,7 @@ class Pool(NoCopy):
             if target._pool is not self:
                 raise ForeignPointerError("the buffer belongs to another pool")
             if not target.valid:
-                raise InvalidBufferError("the buffer was already freed (double free?)")
+                raise InvalidBufferError(self._invalid_why(target))
             address = target.address
             ref = self._live.get(address)
             if ref is None or ref() is not target:
@@ -509,6 +513,15 @@ class Pool(NoCopy):
                 f"address {address:#x} is not a live allocation of this pool"
             )
         return address, ref
+
+    def _invalid_why(self, buf: Buffer) -> str:
+        """Why an invalid Buffer of this pool is invalid. Freeing takes an allocation out of
+        _live; invalidate() (a detach) leaves it there, still allocated. The scan is linear,
+        but only on this error path."""
+        if any(ref() is buf for ref in self._live.values()):
+            return ("the buffer was invalidated (detached), not freed: its memory stays "
+                    "allocated until pool.free(address) or the pool closes")
+        return "the buffer was already freed (double free?)"
 
     def _unlock(self) -> None:
         """Run the frees finalizers deferred, then release _lock."""

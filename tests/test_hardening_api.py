@@ -236,6 +236,28 @@ def test_ints_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
             assert isinstance(e, TypeError) and isinstance(e, PmallocError), repr(e)
 
 
+# ---- 16. free() after invalidate() ------------------------------------------------------------
+
+
+def test_free_after_invalidate_says_detached(tmp_path: pathlib.Path) -> None:
+    with Pool(tmp_path, 16 * MiB) as p:
+        b = p.malloc(100)
+        address = b.address
+        b.invalidate()
+        for call in (lambda: b.free(), lambda: p.usable_size(b), lambda: p.realloc(b, 10)):
+            e = raised(call)
+            assert isinstance(e, InvalidBufferError), repr(e)
+            assert "invalidated (detached)" in str(e) and "double free" not in str(e), (
+                f"expected 'invalidated (detached)', saw {str(e)!r}")
+        assert p.stats()["allocated"] >= 100, "a detached buffer's memory stays allocated"
+        p.free(address)                   # as documented: freed by its address
+        assert p.stats()["allocated"] == 0
+        freed = p.malloc(10)
+        freed.free()
+        e = raised(freed.free)
+        assert isinstance(e, InvalidBufferError) and "double free" in str(e), repr(e)
+
+
 # ---- bad directories and files: OSError subclasses with errno and filename --------------------
 
 
