@@ -62,7 +62,7 @@ from pmalloc.errors import (
 __all__ = ["Pool", "Buffer", "default_dir", "MIN_POOL_SIZE", "DEFAULT_POOL_SIZE"]
 
 #: The smallest pool (libvmem's VMEM_MIN_POOL, 14 MiB).
-MIN_POOL_SIZE: Final = 14 << 20
+MIN_POOL_SIZE: Final = int(lib.VMEM_MIN_POOL)
 #: The size of a Pool created without one. The backing file is sparse: pages cost memory only
 #: once used.
 DEFAULT_POOL_SIZE: Final = 64 << 20

@@ -182,6 +182,19 @@ def test_paths_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
         assert isinstance(e, TypeError) and isinstance(e, PmallocError), repr(e)
 
 
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_cli_pool_dir_with_nul_exits_2(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # A command that cannot be found: should the check ever be skipped, exec fails (127)
+    # instead of replacing the test process.
+    argv = [command, "--pool-dir", "/tmp/a\0b"] + (["--", "/nonexistent/cmd"]
+                                                   if command == "run" else [])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--pool-dir" in err and "null byte" in err, (
+        f"expected exit 2 naming --pool-dir, saw {exit_.value.code}: {err}")
+
+
 # ---- 13. the edges of int arguments -----------------------------------------------------------
 
 
@@ -234,6 +247,64 @@ def test_ints_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
                                  {"create": True, "mode": "644"})):
             e = raised(f, *args, **kwargs)
             assert isinstance(e, TypeError) and isinstance(e, PmallocError), repr(e)
+
+
+# ---- 14 and 17. the CLI checks its own options; the demo fits any pool it accepts -----------
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB"
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+@pytest.mark.parametrize("option,value,message", [
+    ("--pool-size", "1K", f"below the {_mib(MIN_POOL_SIZE)} minimum"),
+    ("--pool-size", str(MIN_POOL_SIZE - 1), f"below the {_mib(MIN_POOL_SIZE)} minimum"),
+    ("--pool-size", "99999999999T", "above the largest file size"),
+    ("--pool-size", "lots", "not a size"),
+    ("--pool-dir", "/nonexistent/pmalloc-dir", "not a writable directory"),
+    ("--pool-dir", "@FILE", "not a writable directory"),
+])
+def test_cli_reports_a_bad_option_as_typed(command: str, option: str, value: str, message: str,
+                                           tmp_path: pathlib.Path) -> None:
+    if value == "@FILE":
+        value = str(tmp_path / "a-file")
+        (tmp_path / "a-file").write_text("not a directory\n")
+    argv = [*pmalloc_cli(), command, option, value]
+    r = run(argv + (["--", "true"] if command == "run" else []), env=plain_env())
+    expected = f"{option} {value}: {message}"
+    assert r.returncode == 2 and expected in r.stderr, (
+        f"expected exit 2 and {expected!r}\n{r.describe()}")
+    assert "PMALLOC_" not in r.stderr, f"blames a variable the user never set\n{r.describe()}"
+
+
+def test_cli_refuses_a_directory_it_cannot_write() -> None:
+    # The check the --pool-dir option runs (its wiring to exit 2 is tested above).
+    d = tempfile.mkdtemp(prefix="pmalloc-ro-")
+    try:
+        os.chmod(d, 0o555)
+        why = as_nobody("from pmalloc import cli", "result = cli.pool_dir_error(sys.argv[1])", d)
+        assert why is not None and why.startswith("not a writable directory"), (
+            f"expected 'not a writable directory', saw {why!r}")
+    finally:
+        os.chmod(d, 0o700)
+        os.rmdir(d)
+
+
+@no_run_under_asan
+def test_run_accepts_the_smallest_pool(pool_dir: str) -> None:
+    run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--pool-size", str(MIN_POOL_SIZE), "--",
+         "true"], env=plain_env()).expect(0)
+
+
+@pytest.mark.parametrize("size", [MIN_POOL_SIZE, MIN_POOL_SIZE + 4095, 20 * MiB, 32 * MiB])
+def test_demo_succeeds_at_every_accepted_size(size: int, pool_dir: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(["demo", "--pool-dir", pool_dir, "--pool-size", str(size), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, f"demo --pool-size {size}: expected 0, saw {rc}\n{captured.err}"
+    report = json.loads(captured.out)
+    assert report["consistent"] and report["pool_size"] == size, report
 
 
 # ---- 16. free() after invalidate() ------------------------------------------------------------
