@@ -6,6 +6,7 @@ import errno
 import json
 import mmap
 import os
+import signal
 import stat
 import sys
 import time
@@ -160,6 +161,36 @@ def run_environment(args: argparse.Namespace, base: dict[str, str]) -> dict[str,
     return env
 
 
+# Ignored at start by every Python (so that a write to a closed pipe raises instead of
+# killing it); exec keeps an ignored signal ignored, so a command would inherit them.
+_PYTHON_IGNORES = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ")
+                        if hasattr(signal, name))
+
+
+def default_signals() -> dict[int, Any]:
+    """Put back the signal dispositions Python changed, as a shell would leave them for a
+    command (and as subprocess's restore_signals does): SIGPIPE and SIGXFSZ, and every
+    signal with a Python handler (SIGINT's), to SIG_DFL. Other signals the process was
+    started with ignored stay ignored; what it had for SIGPIPE and SIGXFSZ is lost, as
+    Python ignores them before any of its code runs. Returns the handlers replaced, for
+    :func:`restore_signals`."""
+    saved: dict[int, Any] = {}
+    for sig in signal.valid_signals():
+        try:
+            handler = signal.getsignal(sig)
+        except (OSError, ValueError):
+            continue
+        if sig in _PYTHON_IGNORES or callable(handler):
+            saved[sig] = handler
+            signal.signal(sig, signal.SIG_DFL)
+    return saved
+
+
+def restore_signals(saved: dict[int, Any]) -> None:
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 def _run(args: argparse.Namespace) -> int:
     """Replace this process with the command, its heap in a pool file."""
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
@@ -167,9 +198,11 @@ def _run(args: argparse.Namespace) -> int:
         print("pmalloc run: no command given (pmalloc run [options] -- CMD ...)", file=sys.stderr)
         return 2
     env = run_environment(args, dict(os.environ))
+    saved = default_signals()
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
+        restore_signals(saved)  # back to Python's, to report the failure
         print(f"pmalloc run: {command[0]}: {exc.strerror}", file=sys.stderr)
         return 127
     return 0  # not reached
@@ -205,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run CMD with libvmmalloc.so preloaded: every malloc, "
                          "calloc, realloc and free of the program is served from a pool file. "
                          "Settings left out come from PMALLOC_*/VMMALLOC_* variables, else "
-                         "the embedded default (/dev/shm, the size of physical memory).")
+                         "the embedded default (/dev/shm, the size of physical memory). CMD "
+                         "starts with the signal dispositions a shell would give it.")
     run.add_argument("--pool-dir", action=PoolDir, default=None,
                      help="directory of the pool file (an existing writable directory)")
     run.add_argument("--pool-size", action=PoolSize, default=None,
