@@ -11,6 +11,7 @@ from pmalloc.errors import (
     OutOfMemoryError,
     PmallocError,
     PmallocOSError,
+    PmallocTypeError,
     PoolClosedError,
     PoolError,
 )
@@ -53,4 +54,5 @@ __all__ = [
     "InvalidArgumentError",
     "OutOfMemoryError",
     "PmallocOSError",
+    "PmallocTypeError",
 ]

@@ -2,15 +2,29 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import mmap
 import os
+import signal
+import stat
 import sys
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
-from . import __version__, get_include, get_library, preload_path
+from . import __version__, _args, get_include, get_library, preload_path
+from .errors import PmallocError
+from .vmem import MIN_POOL_SIZE
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+# The demo's work: up to 20,000 small buffers of 64 to 64 + 511 bytes, and one calloc of up
+# to 16 MiB, each kept to a quarter of the pool, so that any pool size the CLI accepts (the
+# library's minimum up) runs it: with half the pool free there is room for slabs partly
+# filled and for the big block's run of free pages.
+_DEMO_SMALL = 20_000
+_DEMO_SMALL_BASE, _DEMO_SMALL_SPREAD = 64, 512
+_DEMO_BIG = 16 << 20
 
 
 def parse_size(text: str) -> int:
@@ -19,8 +33,69 @@ def parse_size(text: str) -> int:
     unit = t[-1] if t and t[-1] in _UNITS else ""
     number = t[: len(t) - len(unit)]
     if not number.isdigit():
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 64M, 2G, 1048576)")
+        raise argparse.ArgumentTypeError("not a size (e.g. 64M, 2G, 1048576)")
     return int(number) * _UNITS[unit]
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
+
+
+def pool_size_error(size: int) -> str | None:
+    """Why `size` cannot be a pool's size (the library's minimum, a file's maximum), or None."""
+    if size < MIN_POOL_SIZE:
+        return f"below the {_mib(MIN_POOL_SIZE)} minimum"
+    if size > _args.FILE_SIZE_MAX:
+        return f"above the largest file size, {_args.FILE_SIZE_MAX} bytes"
+    return None
+
+
+def pool_dir_error(path: str) -> str | None:
+    """Why `path` cannot hold a pool file (in the shim's words), or None."""
+    try:
+        _args.path(path, "pool dir")
+    except PmallocError as exc:  # a NUL byte
+        return str(exc)
+    try:
+        err = 0 if stat.S_ISDIR(os.stat(path).st_mode) else errno.ENOTDIR
+    except OSError as exc:
+        err = exc.errno or errno.ENOENT
+    if not err and not os.access(path, os.W_OK | os.X_OK):
+        err = errno.EACCES
+    return f"not a writable directory ({os.strerror(err)})" if err else None
+
+
+def _checked(parse: Callable[[str], Any],
+             error: Callable[[Any], str | None]) -> type[argparse.Action]:
+    """An argparse action that parses an option and checks it, reporting a bad value as the
+    option the user typed (`--pool-size 1K: below the 14 MiB minimum`, exit 2) rather than
+    leaving it to the shim, which could only name the variable it was given."""
+
+    class Checked(argparse.Action):
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                     values: Any, option_string: str | None = None) -> None:
+            try:
+                value = parse(values)
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"{option_string} {values}: {exc}")
+            why = error(value)
+            if why is not None:
+                parser.error(f"{option_string} {values}: {why}")
+            setattr(namespace, self.dest, value)
+
+    return Checked
+
+
+PoolSize = _checked(parse_size, pool_size_error)
+PoolDir = _checked(str, pool_dir_error)
+
+
+def demo_work(pool_size: int) -> tuple[int, int]:
+    """(small buffers, bytes of the big calloc) the demo allocates in a pool of pool_size."""
+    quarter = pool_size // 4
+    largest = _DEMO_SMALL_BASE + _DEMO_SMALL_SPREAD - 1
+    return (min(_DEMO_SMALL, quarter // largest),
+            min(_DEMO_BIG, quarter - quarter % mmap.PAGESIZE))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -28,12 +103,13 @@ def _demo(args: argparse.Namespace) -> int:
     from .vmem import Pool
 
     start = time.perf_counter()
+    nsmall, nbig = demo_work(args.pool_size)
     with Pool(args.pool_dir, size=args.pool_size) as pool:
-        bufs = [pool.malloc(64 + (i % 512)) for i in range(20_000)]
+        bufs = [pool.malloc(_DEMO_SMALL_BASE + i % _DEMO_SMALL_SPREAD) for i in range(nsmall)]
         for i, buf in enumerate(bufs):
             with memoryview(buf) as view:
                 view[:] = bytes([i % 251]) * len(view)
-        big = pool.calloc(1, 16 << 20)
+        big = pool.calloc(1, nbig)
         with memoryview(big) as view:
             view[::4096] = b"x" * len(view[::4096])
         peak = pool.stats()
@@ -85,6 +161,36 @@ def run_environment(args: argparse.Namespace, base: dict[str, str]) -> dict[str,
     return env
 
 
+# Ignored at start by every Python (so that a write to a closed pipe raises instead of
+# killing it); exec keeps an ignored signal ignored, so a command would inherit them.
+_PYTHON_IGNORES = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ")
+                        if hasattr(signal, name))
+
+
+def default_signals() -> dict[int, Any]:
+    """Put back the signal dispositions Python changed, as a shell would leave them for a
+    command (and as subprocess's restore_signals does): SIGPIPE and SIGXFSZ, and every
+    signal with a Python handler (SIGINT's), to SIG_DFL. Other signals the process was
+    started with ignored stay ignored; what it had for SIGPIPE and SIGXFSZ is lost, as
+    Python ignores them before any of its code runs. Returns the handlers replaced, for
+    :func:`restore_signals`."""
+    saved: dict[int, Any] = {}
+    for sig in signal.valid_signals():
+        try:
+            handler = signal.getsignal(sig)
+        except (OSError, ValueError):
+            continue
+        if sig in _PYTHON_IGNORES or callable(handler):
+            saved[sig] = handler
+            signal.signal(sig, signal.SIG_DFL)
+    return saved
+
+
+def restore_signals(saved: dict[int, Any]) -> None:
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 def _run(args: argparse.Namespace) -> int:
     """Replace this process with the command, its heap in a pool file."""
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
@@ -92,9 +198,11 @@ def _run(args: argparse.Namespace) -> int:
         print("pmalloc run: no command given (pmalloc run [options] -- CMD ...)", file=sys.stderr)
         return 2
     env = run_environment(args, dict(os.environ))
+    saved = default_signals()
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
+        restore_signals(saved)  # back to Python's, to report the failure
         print(f"pmalloc run: {command[0]}: {exc.strerror}", file=sys.stderr)
         return 127
     return 0  # not reached
@@ -119,17 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="allocate from a pool on the embedded default and report")
-    demo.add_argument("--pool-dir", default=None, help="directory of the pool file")
-    demo.add_argument("--pool-size", type=parse_size, default=parse_size("256M"))
+    demo.add_argument("--pool-dir", action=PoolDir, default=None,
+                      help="directory of the pool file")
+    demo.add_argument("--pool-size", action=PoolSize, default=parse_size("256M"),
+                      help=f"e.g. 64M (at least {_mib(MIN_POOL_SIZE)}; the demo's work is "
+                      "sized to the pool)")
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="run a program with its whole heap in a pool file",
                          description="Run CMD with libvmmalloc.so preloaded: every malloc, "
                          "calloc, realloc and free of the program is served from a pool file. "
                          "Settings left out come from PMALLOC_*/VMMALLOC_* variables, else "
-                         "the embedded default (/dev/shm, the size of physical memory).")
-    run.add_argument("--pool-dir", default=None, help="directory of the pool file")
-    run.add_argument("--pool-size", type=parse_size, default=None, help="e.g. 512M, 4G")
+                         "the embedded default (/dev/shm, the size of physical memory). CMD "
+                         "starts with the signal dispositions a shell would give it.")
+    run.add_argument("--pool-dir", action=PoolDir, default=None,
+                     help="directory of the pool file (an existing writable directory)")
+    run.add_argument("--pool-size", action=PoolSize, default=None,
+                     help=f"e.g. 512M, 4G (at least {_mib(MIN_POOL_SIZE)})")
     run.add_argument("--fork-mode", type=int, choices=[1, 2, 3], default=None,
                      help="1: copy-on-write remap; 2: copy the pool file (default); "
                      "3: as 2 (libvmmalloc's copy-with-fallback)")

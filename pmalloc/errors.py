@@ -11,7 +11,9 @@ class a Python caller already expects:
   filename)`` and mixed into the subclass Python itself picks for that errno, so
   ``except FileNotFoundError`` and ``except PermissionError`` work;
 - :class:`OutOfMemoryError` (a ``MemoryError``) when a pool is exhausted (``ENOMEM``);
-- :class:`InvalidArgumentError` (a ``ValueError``) for ``EINVAL`` and bad arguments.
+- :class:`InvalidArgumentError` (a ``ValueError``) for ``EINVAL`` and bad arguments;
+- :class:`PmallocTypeError` (a ``TypeError``) for an argument of the wrong type, and for an
+  object that cannot be copied or pickled (it stands for a C handle or raw memory).
 
 The C layer reports a failure as errno plus a thread-local message (``pmalloc_errormsg()``);
 :func:`last_error` turns the calling thread's pair into one of the above.
@@ -30,6 +32,7 @@ __all__ = [
     "ForeignPointerError",
     "InvalidArgumentError",
     "OutOfMemoryError",
+    "PmallocTypeError",
     "PmallocOSError",
     "PmallocBlockingIOError",
     "PmallocChildProcessError",
@@ -91,6 +94,10 @@ class OutOfMemoryError(PmallocError, MemoryError):
     """The pool (or the system) cannot supply the memory asked for: ENOMEM."""
 
     errno: int = _errno.ENOMEM
+
+
+class PmallocTypeError(PmallocError, TypeError):
+    """An argument of the wrong type, or an object that refuses to be copied or pickled."""
 
 
 # ---- System calls -------------------------------------------------------------------------

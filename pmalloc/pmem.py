@@ -18,19 +18,23 @@ means for your data.
 Rules, as for ``mmap``: ``close()`` is safe twice; a closed mapping raises
 :class:`~pmalloc.errors.PoolClosedError` (a ``ValueError``); ``close()`` raises
 ``BufferError`` while a memoryview or numpy array still uses the memory. Offsets and sizes
-outside the mapping raise :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``);
-failed system calls raise ``OSError`` subclasses with errno and the filename.
+outside the mapping, and sizes or modes a C call cannot be given, raise
+:class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``) naming the argument; failed
+system calls raise ``OSError`` subclasses with errno and the filename. A Mapping cannot be
+copied or pickled (:class:`~pmalloc.errors.PmallocTypeError`): ``bytes(m)`` copies its
+contents.
 """
 from __future__ import annotations
 
-import operator
 import os
 from types import TracebackType
 from typing import Any, Final
 
+from pmalloc import _args
 from pmalloc._buffer import View
 from pmalloc._native import ffi, lib
-from pmalloc.errors import InvalidArgumentError, PoolClosedError, last_error
+from pmalloc._nocopy import NoCopy
+from pmalloc.errors import InvalidArgumentError, PmallocTypeError, PoolClosedError, last_error
 
 __all__ = [
     "Mapping",
@@ -75,14 +79,14 @@ def info() -> dict[str, Any]:
     }
 
 
-def _index(value: int, what: str) -> int:
-    n = operator.index(value)
-    if n < 0:
-        raise InvalidArgumentError(f"{what} must not be negative, got {n}")
-    return n
+def _flags(value: int) -> int:
+    fl = _args.integer(value, "flags")
+    if fl & ~_VALID_FLAGS or fl < 0:
+        raise InvalidArgumentError(f"invalid PMEM_F_MEM_* flags {fl:#x}")
+    return fl
 
 
-class Mapping(View):
+class Mapping(NoCopy, View):
     """A mapped range of pmem (or of a file standing in for it): a writable byte buffer.
 
     ``memoryview(m)``, ``m[a:b]``, ``m[a:b] = data`` and ``numpy.frombuffer(m, dtype)`` see
@@ -99,9 +103,10 @@ class Mapping(View):
     _path: str | None
     _unmap: bool
     _closed: bool
+    _nocopy_why = "it is mapped memory, unmapped by its close (bytes(m) copies the contents)"
 
     def __new__(cls, *args: object, **kwargs: object) -> Mapping:
-        raise TypeError("Mappings come from pmalloc.pmem.map_file() or pmalloc.sim.Sim")
+        raise PmallocTypeError("Mappings come from pmalloc.pmem.map_file() or pmalloc.sim.Sim")
 
     @classmethod
     def _make(cls, address: int, size: int, ops: Any, *, is_pmem: bool, path: str | None,
@@ -147,10 +152,10 @@ class Mapping(View):
     def _range(self, offset: int, size: int | None) -> tuple[Any, int]:
         """(pointer, size) of [offset, offset+size) after checks; size None: to the end."""
         self._check_open()
-        off = _index(offset, "offset")
+        off = _args.size(offset, "offset")
         if off > self._len:
             raise InvalidArgumentError(f"offset {off} is past the mapping's {self._len} bytes")
-        n = self._len - off if size is None else _index(size, "size")
+        n = self._len - off if size is None else _args.size(size, "size")
         if n > self._len - off:
             raise InvalidArgumentError(
                 f"range [{off}, {off + n}) does not fit the mapping's {self._len} bytes")
@@ -201,10 +206,13 @@ class Mapping(View):
     def memcpy(self, offset: int, data: Any, flags: int = 0) -> None:
         """Copy ``data`` (any bytes-like object) to ``offset``, flushed and drained as
         ``flags`` (the ``F_MEM_*`` constants) say; 0 means durable on return."""
-        fl = operator.index(flags)
-        if fl & ~_VALID_FLAGS or fl < 0:
-            raise InvalidArgumentError(f"invalid PMEM_F_MEM_* flags {fl:#x}")
-        with ffi.from_buffer(data) as buf:
+        fl = _flags(flags)
+        try:
+            source = ffi.from_buffer(data)
+        except TypeError:
+            raise PmallocTypeError(
+                f"data must be a bytes-like object, not {type(data).__name__}") from None
+        with source as buf:
             ptr, n = self._range(offset, len(buf))
             if n == 0:
                 return
@@ -221,10 +229,8 @@ class Mapping(View):
 
     def memset(self, offset: int, value: int, size: int, flags: int = 0) -> None:
         """Fill [offset, offset+size) with the byte ``value``, flushed per ``flags``."""
-        fl = operator.index(flags)
-        if fl & ~_VALID_FLAGS or fl < 0:
-            raise InvalidArgumentError(f"invalid PMEM_F_MEM_* flags {fl:#x}")
-        byte = operator.index(value)
+        fl = _flags(flags)
+        byte = _args.integer(value, "value")
         if not 0 <= byte <= 255:
             raise InvalidArgumentError(f"value must be a byte (0..255), got {byte}")
         ptr, n = self._range(offset, size)
@@ -291,24 +297,25 @@ class Mapping(View):
         return f"<pmalloc.pmem.Mapping{where} {state}, {self._kind}>"
 
 
-def map_file(path: str | os.PathLike[str], size: int = 0, *, create: bool = False,
+def map_file(path: _args.PathArg, size: int = 0, *, create: bool = False,
              exclusive: bool = False, sparse: bool = False, tmpfile: bool = False,
              mode: int = 0o600) -> Mapping:
     """Map the file ``path`` (``pmem_map_file``) and return a :class:`Mapping`.
 
-    Without ``create`` the whole existing file is mapped and ``size`` must be 0. With
-    ``create``, ``size`` (> 0) is the file's new size: a missing file is made with
-    ``mode``, an existing one resized; ``exclusive`` makes an existing file an error
+    ``path`` is str, bytes or path-like, as for ``os.open``; one with a NUL byte is refused
+    (InvalidArgumentError) rather than cut short. Without ``create`` the whole existing file
+    is mapped and ``size`` must be 0. With ``create``, ``size`` (> 0) is the file's new
+    size: a missing file is made with ``mode`` (permission bits, 0 to 0o7777), an existing
+    one resized; ``exclusive`` makes an existing file an error
     (``FileExistsError``); ``sparse`` leaves it holey instead of allocating every block;
     ``tmpfile`` makes ``path`` a directory that gets an unnamed file. Errors: OSError
     subclasses with errno and the filename (``FileNotFoundError``, ``FileExistsError``,
     ``IsADirectoryError`` ...), :class:`~pmalloc.errors.InvalidArgumentError` for bad
     arguments.
     """
-    fspath = os.fspath(path)
-    if isinstance(fspath, bytes):
-        raise TypeError("path must be a str or os.PathLike[str], not bytes")
-    n = _index(size, "size")
+    fspath = _args.path(path, "path")
+    n = _args.file_size(size, "size")
+    perm = _args.mode(mode)
     if (exclusive or sparse or tmpfile) and not create:
         raise InvalidArgumentError("exclusive, sparse and tmpfile need create=True")
     if create and n == 0:
@@ -322,8 +329,7 @@ def map_file(path: str | os.PathLike[str], size: int = 0, *, create: bool = Fals
     mapped = ffi.new("size_t *")
     is_pmem = ffi.new("int *")
     ffi.errno = 0
-    addr = lib.pmem_map_file(os.fsencode(fspath), n, flags, operator.index(mode), mapped,
-                             is_pmem)
+    addr = lib.pmem_map_file(os.fsencode(fspath), n, flags, perm, mapped, is_pmem)
     if addr == ffi.NULL:
         raise last_error(fspath)
     address = int(ffi.cast("uintptr_t", addr))

@@ -49,7 +49,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
+from pmalloc import _args
 from pmalloc._native import ffi, lib
+from pmalloc._nocopy import NoCopy
 from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, last_error
 from pmalloc.pmem import Mapping
 
@@ -159,13 +161,13 @@ class Report:
                 f"{type(exc).__name__}: {exc}\n{self.failure.diff()}")
 
 
-class Sim:
+class Sim(NoCopy):
     """A simulated pmem range of ``size`` bytes (rounded up to 64), initially ``initial``
     (zero-padded) or zeros. ``.mapping`` is the :class:`~pmalloc.pmem.Mapping` to write;
     ``persisted()`` what a crash keeps for sure, ``words()`` what it may keep besides."""
 
     def __init__(self, size: int = 4096, initial: Any = None) -> None:
-        if not isinstance(size, int) or size <= 0:
+        if not isinstance(size, int) or not 0 < size <= _args.SIZE_MAX:
             raise InvalidArgumentError(f"size must be a positive int, got {size!r}")
         ffi.errno = 0
         raw = lib.pmalloc_sim_new(size)

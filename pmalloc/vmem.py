@@ -24,8 +24,14 @@ Rules (nothing a caller does here may crash the interpreter):
   ``free``, ``realloc`` and ``close`` raise ``BufferError`` and change nothing, as mmap does.
   Closing a pool whose buffers are not exported invalidates them.
 - A Buffer dropped without ``free()`` is freed when it is collected.
-- Exhaustion raises :class:`~pmalloc.errors.OutOfMemoryError` (a ``MemoryError``); bad sizes
-  and alignments :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``).
+- Exhaustion raises :class:`~pmalloc.errors.OutOfMemoryError` (a ``MemoryError``), for any
+  size a ``size_t`` holds; a size it cannot hold, a negative size or a bad alignment
+  :class:`~pmalloc.errors.InvalidArgumentError` (a ``ValueError``) naming the argument.
+- ``buf.invalidate()`` (from the buffer type) only detaches a Buffer: it stops exporting,
+  while the memory stays allocated until ``pool.free(address)`` or ``close()``. ``free()``
+  on a detached Buffer says so.
+- Pools and Buffers cannot be copied or pickled (:class:`~pmalloc.errors.PmallocTypeError`):
+  a copy would share the C handle. ``bytes(buf)`` copies a buffer's contents.
 - A pool may be used from several threads at once.
 """
 from __future__ import annotations
@@ -39,13 +45,16 @@ import weakref
 from types import TracebackType
 from typing import Any, Final
 
+from pmalloc import _args
 from pmalloc._buffer import View
 from pmalloc._native import ffi, lib
+from pmalloc._nocopy import NoCopy
 from pmalloc.errors import (
     ForeignPointerError,
     InvalidArgumentError,
     InvalidBufferError,
     OutOfMemoryError,
+    PmallocTypeError,
     PoolClosedError,
     last_error,
 )
@@ -53,12 +62,11 @@ from pmalloc.errors import (
 __all__ = ["Pool", "Buffer", "default_dir", "MIN_POOL_SIZE", "DEFAULT_POOL_SIZE"]
 
 #: The smallest pool (libvmem's VMEM_MIN_POOL, 14 MiB).
-MIN_POOL_SIZE: Final = 14 << 20
+MIN_POOL_SIZE: Final = int(lib.VMEM_MIN_POOL)
 #: The size of a Pool created without one. The backing file is sparse: pages cost memory only
 #: once used.
 DEFAULT_POOL_SIZE: Final = 64 << 20
 
-_SIZE_MAX: Final = (1 << (8 * ffi.sizeof("size_t"))) - 1
 _STATS_FIELDS: Final = tuple(name for name, _ in ffi.typeof("struct pmalloc_stats").fields)
 _CLASS_FIELDS: Final = tuple(
     name for name, _ in ffi.typeof("struct pmalloc_class_stats").fields
@@ -115,24 +123,7 @@ def default_dir() -> str:
     return tempfile.gettempdir()
 
 
-# ---- Argument checks -------------------------------------------------------------------------
-
-
-def _size_arg(value: int, what: str) -> int:
-    """A byte count as an int: InvalidArgumentError if negative, OutOfMemoryError past size_t."""
-    n = operator.index(value)
-    if n < 0:
-        raise InvalidArgumentError(f"{what} must not be negative, got {n}")
-    if n > _SIZE_MAX:
-        raise OutOfMemoryError(f"{what} {n} does not fit the address space")
-    return n
-
-
-def _alignment_arg(value: int) -> int:
-    a = operator.index(value)
-    if a <= 0 or a & (a - 1) or a > _SIZE_MAX:
-        raise InvalidArgumentError(f"alignment must be a power of two, got {a}")
-    return a
+# ---- Pointers --------------------------------------------------------------------------------
 
 
 def _address(ptr: Any) -> int:
@@ -146,7 +137,7 @@ def _pointer(address: int) -> Any:
 # ---- Buffer ----------------------------------------------------------------------------------
 
 
-class Buffer(View):
+class Buffer(NoCopy, View):
     """One allocation of a :class:`Pool`: a writable byte buffer over pool memory.
 
     ``.address`` is its first byte, ``.size`` the size asked for (``len(buf)`` too),
@@ -154,14 +145,17 @@ class Buffer(View):
     ``numpy.frombuffer(buf, dtype)`` share the memory. ``free()`` gives it back; a Buffer
     dropped without ``free()`` is freed when collected. Made by the pool's allocation
     methods only. (``invalidate()``, from View, only detaches the buffer: its memory stays
-    allocated until the pool closes. Use ``free()``.)
+    allocated until ``pool.free(address)`` or the pool closes, and ``free()`` on it raises
+    InvalidBufferError saying so. Use ``free()``.) Not copyable: ``bytes(buf)`` copies the
+    contents.
     """
 
     __slots__ = ("_pool",)
     _pool: Pool
+    _nocopy_why = "it is memory its pool owns (bytes(buf) copies the contents)"
 
     def __new__(cls, *args: object, **kwargs: object) -> Buffer:
-        raise TypeError(
+        raise PmallocTypeError(
             "Buffers come from Pool.malloc(), calloc(), realloc(), aligned_alloc(), strdup()"
         )
 
@@ -193,17 +187,22 @@ class Buffer(View):
 _POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
-class Pool:
+class Pool(NoCopy):
     """A volatile memory pool of ``size`` bytes on an unlinked file in ``dir``.
 
-    ``dir=None`` picks :func:`default_dir`. A missing ``dir`` raises FileNotFoundError, one
-    without write permission PermissionError, a regular file NotADirectoryError (each also a
-    :class:`~pmalloc.errors.PmallocError`); a size below :data:`MIN_POOL_SIZE`
-    InvalidArgumentError (a ValueError). Use it as a context manager, or ``close()`` it.
+    ``dir=None`` picks :func:`default_dir`; ``dir`` may be str, bytes or path-like. A missing
+    ``dir`` raises FileNotFoundError, one without write permission PermissionError, a regular
+    file NotADirectoryError (each also a :class:`~pmalloc.errors.PmallocError`, with errno
+    and filename). InvalidArgumentError (a ValueError) for a ``dir`` with a NUL byte, a size
+    below :data:`MIN_POOL_SIZE` or one no file can have (past ``off_t``);
+    OutOfMemoryError for a size the system cannot map. Use it as a context manager, or
+    ``close()`` it. Not copyable.
     """
 
+    _nocopy_why = "it owns a C pool handle, which a copy would share and delete twice"
+
     def __init__(
-        self, dir: str | os.PathLike[str] | None = None, size: int = DEFAULT_POOL_SIZE
+        self, dir: _args.PathArg | None = None, size: int = DEFAULT_POOL_SIZE
     ) -> None:
         self._vmp: Any = None  # first, so that __del__ of a failed __init__ is harmless
         self._lock = threading.Lock()
@@ -213,12 +212,9 @@ class Pool:
         self._live: dict[int, weakref.ref[Buffer]] = {}
         # Frees deferred by finalizers that found _lock taken: (address, that Buffer's ref).
         self._pending: list[tuple[int, weakref.ref[Buffer]]] = []
-        nbytes = _size_arg(size, "pool size")
-        path = os.fsdecode(default_dir() if dir is None else os.fspath(dir))
-        raw = os.fsencode(path)
-        if b"\0" in raw:
-            raise InvalidArgumentError(f"embedded null byte in dir {path!r}")
-        vmp = lib.vmem_create(raw, nbytes)
+        nbytes = _args.file_size(size, "pool size")
+        path = _args.path(default_dir() if dir is None else dir, "dir")
+        vmp = lib.vmem_create(os.fsencode(path), nbytes)
         if vmp == ffi.NULL:
             raise last_error(path)
         self._vmp = vmp
@@ -271,7 +267,7 @@ class Pool:
 
     def malloc(self, size: int) -> Buffer:
         """``size`` bytes, uninitialized. ``malloc(0)`` gives a distinct empty Buffer."""
-        n = _size_arg(size, "size")
+        n = _args.size(size, "size")
         self._lock.acquire()
         try:
             ptr = lib.vmem_malloc(self._handle(), n or 1)
@@ -283,10 +279,10 @@ class Pool:
 
     def calloc(self, nmemb: int, size: int) -> Buffer:
         """``nmemb * size`` bytes of zeros; OutOfMemoryError if the product overflows."""
-        count = _size_arg(nmemb, "nmemb")
-        each = _size_arg(size, "size")
+        count = _args.size(nmemb, "nmemb")
+        each = _args.size(size, "size")
         total = count * each
-        if total > _SIZE_MAX:
+        if total > _args.SIZE_MAX:  # each fits size_t, the product not: C calloc's ENOMEM
             raise OutOfMemoryError(f"calloc({count}, {each}) overflows the address space")
         if total == 0:
             count = each = 1
@@ -301,8 +297,8 @@ class Pool:
 
     def aligned_alloc(self, alignment: int, size: int) -> Buffer:
         """``size`` bytes at an address that is a multiple of ``alignment`` (a power of two)."""
-        a = _alignment_arg(alignment)
-        n = _size_arg(size, "size")
+        a = _args.alignment(alignment)
+        n = _args.size(size, "size")
         self._lock.acquire()
         try:
             ptr = lib.vmem_aligned_alloc(self._handle(), a, n or 1)
@@ -319,7 +315,7 @@ class Pool:
         elif isinstance(s, (bytes, bytearray, memoryview)):
             data = bytes(s)
         else:
-            raise TypeError(f"strdup needs str or bytes, got {type(s).__name__}")
+            raise PmallocTypeError(f"strdup needs str or bytes, got {type(s).__name__}")
         if b"\0" in data:
             raise InvalidArgumentError("strdup: embedded null byte")
         self._lock.acquire()
@@ -339,11 +335,11 @@ class Pool:
         ``malloc(size)``. On failure (OutOfMemoryError) ``buf`` is left as it was.
         BufferError while ``buf`` is exported.
         """
-        n = _size_arg(size, "size")
+        n = _args.size(size, "size")
         if buf is None:
             return self.malloc(n)
         if not isinstance(buf, Buffer):
-            raise TypeError(f"realloc needs a Buffer or None, got {type(buf).__name__}")
+            raise PmallocTypeError(f"realloc needs a Buffer or None, got {type(buf).__name__}")
         self._lock.acquire()
         try:
             vmp = self._handle()
@@ -497,7 +493,7 @@ class Pool:
             if target._pool is not self:
                 raise ForeignPointerError("the buffer belongs to another pool")
             if not target.valid:
-                raise InvalidBufferError("the buffer was already freed (double free?)")
+                raise InvalidBufferError(self._invalid_why(target))
             address = target.address
             ref = self._live.get(address)
             if ref is None or ref() is not target:
@@ -508,7 +504,7 @@ class Pool:
         try:
             address = operator.index(target)
         except TypeError:
-            raise TypeError(
+            raise PmallocTypeError(
                 f"expected a Buffer or an int address, got {type(target).__name__}"
             ) from None
         ref = self._live.get(address)
@@ -517,6 +513,15 @@ class Pool:
                 f"address {address:#x} is not a live allocation of this pool"
             )
         return address, ref
+
+    def _invalid_why(self, buf: Buffer) -> str:
+        """Why an invalid Buffer of this pool is invalid. Freeing takes an allocation out of
+        _live; invalidate() (a detach) leaves it there, still allocated. The scan is linear,
+        but only on this error path."""
+        if any(ref() is buf for ref in self._live.values()):
+            return ("the buffer was invalidated (detached), not freed: its memory stays "
+                    "allocated until pool.free(address) or the pool closes")
+        return "the buffer was already freed (double free?)"
 
     def _unlock(self) -> None:
         """Run the frees finalizers deferred, then release _lock."""

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -59,6 +61,36 @@ def native():
 
 def errno_text(err: int) -> str:
     return f"{err} ({os.strerror(err)})" if err else "0"
+
+
+# The child of as_nobody(): `imports` run first, as root when root (nobody may not read this
+# Python's own files), then the drop to nobody, then `code`, which sets `result`.
+_AS_NOBODY = """
+import json, os, sys
+{imports}
+if os.geteuid() == 0:
+    try:
+        os.setgroups([]); os.setgid(65534); os.setuid(65534)
+    except OSError as e:
+        print(json.dumps({{"skip": f"cannot drop root: {{e}}"}})); sys.exit(0)
+{code}
+print(json.dumps({{"uid": os.geteuid(), "result": result}}))
+"""
+
+
+def as_nobody(imports: str, code: str, *args: str):
+    """`result` of `code` run in a child Python as nobody (uid 65534), with `args` as
+    sys.argv[1:]: as root the kernel skips permission checks, so a test of EACCES drops
+    root first. Skips the test when root cannot be dropped."""
+    child = _AS_NOBODY.format(imports=imports, code=code)
+    proc = subprocess.run([sys.executable, "-c", child, *args], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, f"child failed with status {proc.returncode}: {proc.stderr}"
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skip" in out:
+        pytest.skip(out["skip"])
+    assert out["uid"] != 0, "the attempt must not run as root"
+    return out["result"]
 
 
 class Pools:

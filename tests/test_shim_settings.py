@@ -97,7 +97,7 @@ def test_vmmalloc_names(pool_dir):
 
 # ---- the command line ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [[], ["--"], ["--stats"], ["--pool-size", "8M", "--"]],
+@pytest.mark.parametrize("args", [[], ["--"], ["--stats"], ["--pool-size", "64M", "--"]],
                          ids=["nothing", "dashdash", "options-only", "options-dashdash"])
 def test_run_without_a_command_exits_2(args):
     r = run([*pmalloc_cli(), "run", *args], env=plain_env())

@@ -66,11 +66,29 @@ view_check_unexported(ViewObject *self, const char *what)
 	return 0;
 }
 
-/* view_parse_range -- check (address, size) and store the address in *addr */
+/*
+ * view_parse_range -- check (address, size), store them in *addr and *len
+ *
+ * Both are taken as Python ints and range-checked here, so that a size past
+ * Py_ssize_t is a ValueError like any other bad range, not the OverflowError
+ * the "n" format would raise.
+ */
 static int
-view_parse_range(PyObject *address, Py_ssize_t size, uintptr_t *addr)
+view_parse_range(PyObject *address, PyObject *size, uintptr_t *addr,
+	Py_ssize_t *len)
 {
-	if (size < 0) {
+	PyObject *nsize = PyNumber_Index(size);
+	if (nsize == NULL)
+		return -1;
+	Py_ssize_t n = PyLong_AsSsize_t(nsize);
+	Py_DECREF(nsize);
+	if (n == -1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		goto out_of_range;
+	}
+	if (n < 0) {
 		PyErr_SetString(PyExc_ValueError, "size must not be negative");
 		return -1;
 	}
@@ -89,9 +107,10 @@ view_parse_range(PyObject *address, Py_ssize_t size, uintptr_t *addr)
 	if (value > UINTPTR_MAX)
 		goto out_of_range;
 #endif
-	if ((uintptr_t)value > UINTPTR_MAX - (uintptr_t)size)
+	if ((uintptr_t)value > UINTPTR_MAX - (uintptr_t)n)
 		goto out_of_range;
 	*addr = (uintptr_t)value;
+	*len = n;
 	return 0;
 
 out_of_range:
@@ -116,14 +135,14 @@ static PyObject *
 view_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"address", "size", NULL};
-	PyObject *address;
+	PyObject *address, *nbytes;
 	Py_ssize_t size;
 	uintptr_t addr;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "On:View", kwlist,
-			&address, &size))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:View", kwlist,
+			&address, &nbytes))
 		return NULL;
-	if (view_parse_range(address, size, &addr) < 0)
+	if (view_parse_range(address, nbytes, &addr, &size) < 0)
 		return NULL;
 	ViewObject *self = (ViewObject *)type->tp_alloc(type, 0);
 	if (self == NULL)
@@ -221,18 +240,35 @@ static PyObject *
 view_rebind(PyObject *op, PyObject *args)
 {
 	ViewObject *self = (ViewObject *)op;
-	PyObject *address;
+	PyObject *address, *nbytes;
 	Py_ssize_t size;
 	uintptr_t addr;
 
-	if (!PyArg_ParseTuple(args, "On:_rebind", &address, &size))
+	if (!PyArg_ParseTuple(args, "OO:_rebind", &address, &nbytes))
 		return NULL;
-	if (view_parse_range(address, size, &addr) < 0)
+	if (view_parse_range(address, nbytes, &addr, &size) < 0)
 		return NULL;
 	if (view_check_unexported(self, "rebind") < 0)
 		return NULL;
 	view_set(self, addr, size);
 	Py_RETURN_NONE;
+}
+
+/*
+ * view_reduce_ex -- refuse copy.copy, copy.deepcopy and pickle
+ *
+ * A copy would show the same memory without whoever keeps it alive knowing
+ * (it could not be invalidated with the original), and an address means
+ * nothing in another process. Python subclasses (pmalloc's Buffer, Mapping)
+ * override this with their own reason.
+ */
+static PyObject *
+view_reduce_ex(PyObject *op, PyObject *Py_UNUSED(protocol))
+{
+	PyErr_Format(PyExc_TypeError,
+		"cannot copy or pickle a %s: it shows memory it does not own "
+		"(bytes(view) copies the contents)", Py_TYPE(op)->tp_name);
+	return NULL;
 }
 
 /* ---- Attributes --------------------------------------------------------- */
@@ -279,6 +315,8 @@ static PyMethodDef view_methods[] = {
 	{"_rebind", view_rebind, METH_VARARGS,
 		PyDoc_STR("_rebind(address, size)\n--\n\n"
 		"Point a view without live exports at other memory, valid again.")},
+	{"__reduce_ex__", view_reduce_ex, METH_O,
+		PyDoc_STR("Refuses: a View cannot be copied or pickled.")},
 	{NULL, NULL, 0, NULL},
 };
 

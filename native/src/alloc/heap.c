@@ -341,8 +341,13 @@ heap_aligned_alloc(struct heap *h, size_t align, size_t size)
 		errmsg_set(EINVAL, "alignment %zu is not a power of two", align);
 		return NULL;
 	}
-	if (size > h->pm.limit || align > h->pm.limit)
-		return enomem_too_big(MAX(size, align));
+	if (align > h->pm.limit) {	/* name the alignment: the size may be small */
+		errmsg_set(ENOMEM, "alignment %zu for a request of %zu bytes exceeds the pool",
+			align, size);
+		return NULL;
+	}
+	if (size > h->pm.limit)
+		return enomem_too_big(size);
 	size = MAX(size, (size_t)1);
 	if (align <= 16)
 		return heap_malloc(h, align == 16 ? MAX(size, (size_t)16) : size);
