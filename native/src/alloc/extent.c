@@ -143,6 +143,47 @@ pm_clear_interior(struct heap *h, struct extent *e)
 		h->pm.map[first + i] = 0;
 }
 
+/* ---- reservation (region.h) ---------------------------------------------- */
+
+/* reserve_pm -- storage for the page-map entries [first, first + n) (clamped to
+ * the map); false + message. Each page of the map is reserved once. */
+static bool
+reserve_pm(struct heap *h, size_t first, size_t n)
+{
+	struct extents *x = &h->ext;
+	size_t limit = h->pm.limit >> LG_PAGE;
+	if (!x->reserve || first >= limit || n == 0)
+		return true;
+	n = MIN(n, limit - first);
+	size_t lo = (first * sizeof(uint64_t)) >> LG_PAGE;
+	size_t hi = ((first + n) * sizeof(uint64_t) - 1) >> LG_PAGE;
+	for (size_t p = lo; p <= hi; p++) {
+		if ((x->pm_backed[p / 64] >> (p % 64)) & 1)
+			continue;
+		size_t q = p;
+		while (q < hi && !((x->pm_backed[(q + 1) / 64] >> ((q + 1) % 64)) & 1))
+			q++;
+		if (region_reserve(&h->region, (char *)h->pm.map + p * PAGE, (q - p + 1) * PAGE))
+			return false;
+		for (size_t b = p; b <= q; b++)
+			x->pm_backed[b / 64] |= UINT64_C(1) << (b % 64);
+		p = q;
+	}
+	return true;
+}
+
+/* reserve_range -- storage for npages data pages at addr (unless backed) and
+ * for their page-map entries plus the one after (a split's new bound) */
+static bool
+reserve_range(struct heap *h, uintptr_t addr, size_t npages, bool backed)
+{
+	if (!h->ext.reserve)
+		return true;
+	if (!reserve_pm(h, page_of(h, addr), npages + 1))
+		return false;
+	return backed || region_reserve(&h->region, (void *)addr, npages * PAGE) == 0;
+}
+
 /* ---- free bins ---------------------------------------------------------- */
 
 static void
@@ -289,6 +330,11 @@ desc_reserve(struct heap *h, unsigned need)
 		if (!src)
 			return false;
 		size_t pages = MIN(src->npages, (size_t)META_CHUNK_PAGES);
+		uintptr_t chunk = src->addr + (src->npages - pages) * PAGE;
+		/* from the entry before the chunk: src's new last page */
+		if (!reserve_pm(h, page_of(h, chunk) - (chunk > h->pm.base), pages + 1)
+				|| !reserve_range(h, chunk, pages, src->backed))
+			return false;
 		bin_remove(x, src);
 		src->npages -= pages;
 		desc_carve(h, src->addr + src->npages * PAGE, pages);
@@ -322,6 +368,7 @@ split_tail(struct heap *h, struct extent *e, size_t npages)
 	t->npages = e->npages - npages;
 	t->state = e->state;
 	t->zeroed = e->zeroed;
+	t->backed = e->backed;
 	t->tstamp = e->tstamp;
 	t->szind = SZIND_NONE;
 	e->npages = npages;
@@ -364,6 +411,7 @@ coalesce_insert(struct heap *h, struct extent *e)
 		h->pm.map[page_of(h, e->addr)] = 0;
 		n->npages += e->npages;
 		n->zeroed = n->zeroed && e->zeroed;
+		n->backed = n->backed && e->backed;
 		n->tstamp = MAX(n->tstamp, e->tstamp);
 		desc_put(x, e);
 		e = n;
@@ -374,6 +422,7 @@ coalesce_insert(struct heap *h, struct extent *e)
 		h->pm.map[page_of(h, n->addr)] = 0;
 		e->npages += n->npages;
 		e->zeroed = e->zeroed && n->zeroed;
+		e->backed = e->backed && n->backed;
 		e->tstamp = MAX(n->tstamp, e->tstamp);
 		desc_put(x, n);
 	}
@@ -423,6 +472,7 @@ purge_locked(struct heap *h, bool all, uint64_t now)
 		x->purged_bytes += e->npages * PAGE;
 		x->purging_pages -= e->npages;
 		e->state = EXTENT_CLEAN;
+		e->backed = !x->reserve || !e->zeroed;    /* a hole now, unless not punched */
 		coalesce_insert(h, e);
 	}
 	pthread_cond_broadcast(&x->purged);
@@ -450,16 +500,24 @@ extent_purge(struct heap *h, bool all)
 
 /* ---- the allocator ------------------------------------------------------ */
 
-bool
-extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed)
+int
+extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed, uint64_t *pm_backed)
 {
 	struct extents *x = &h->ext;
-	if (npages < META_CHUNK_PAGES + 1)
-		return false;
+	if (npages < META_CHUNK_PAGES + 1) {
+		errmsg_set(EINVAL, "pool of %zu bytes is too small", h->region.size);
+		return -1;
+	}
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->purged, NULL);
 	x->can_purge = h->region.kind != REGION_CALLER;
+	x->reserve = region_needs_reserve(&h->region);
+	x->pm_backed = pm_backed;
 	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)2048);
+	/* the first chunk, and the entry of the last page (the free run's bound) */
+	if (!reserve_range(h, base, META_CHUNK_PAGES, false)
+			|| !reserve_pm(h, npages - 1, 1))
+		return -1;
 	desc_carve(h, base, META_CHUNK_PAGES);
 	struct extent *d = desc_get(x);
 	d->addr = base + META_CHUNK_PAGES * PAGE;
@@ -467,10 +525,11 @@ extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed)
 	/* a region that cannot purge keeps one free state, so every run merges */
 	d->state = x->can_purge ? EXTENT_CLEAN : EXTENT_DIRTY;
 	d->zeroed = zeroed;
+	d->backed = !x->reserve;
 	d->szind = SZIND_NONE;
 	pm_bound(h, d, SZIND_NONE);
 	bin_insert(x, d);
-	return true;
+	return 0;
 }
 
 /*
@@ -530,6 +589,10 @@ extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state stat
 		errmsg_set(ENOMEM, "pool exhausted: no run of %zu free pages", need);
 		return NULL;
 	}
+	if (!reserve_pm(h, page_of(h, e->addr), lead + npages + 1)) {
+		pthread_mutex_unlock(&x->lock);
+		return NULL;
+	}
 	bin_remove(x, e);
 	if (lead) {
 		struct extent *rest = split_tail(h, e, lead);
@@ -549,7 +612,22 @@ extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state stat
 		pm_fill(h, e, szind);
 	else
 		pm_bound(h, e, szind);
+	bool backed = e->backed;
+	e->backed = 1;
 	pthread_mutex_unlock(&x->lock);
+	/* the extent is ours (out of the bins, in its state): its pages are
+	 * reserved without the lock, and it goes back should that fail */
+	if (!backed && region_reserve(&h->region, (void *)e->addr, npages * PAGE) != 0) {
+		pthread_mutex_lock(&x->lock);
+		account(x, state, -(long)npages);
+		if (state == EXTENT_SLAB)
+			pm_clear_interior(h, e);
+		e->state = EXTENT_CLEAN;
+		e->backed = 0;
+		coalesce_insert(h, e);
+		pthread_mutex_unlock(&x->lock);
+		return NULL;
+	}
 	return e;
 }
 
@@ -562,6 +640,7 @@ free_locked(struct heap *h, struct extent *e)
 		pm_clear_interior(h, e);
 	e->state = EXTENT_DIRTY;
 	e->zeroed = 0;
+	e->backed = 1;
 	e->tstamp = util_now_ms();
 	coalesce_insert(h, e);
 }
@@ -586,7 +665,8 @@ extent_grow(struct heap *h, struct extent *e, size_t npages, unsigned szind)
 	struct extent *n = next_page < (h->pm.limit >> LG_PAGE)
 		? pm_extent(h->pm.map[next_page]) : NULL;
 	if (n && (n->state == EXTENT_DIRTY || n->state == EXTENT_CLEAN)
-			&& n->npages >= more && desc_reserve(h, 1)) {
+			&& n->npages >= more && desc_reserve(h, 1)
+			&& reserve_range(h, n->addr, more, n->backed)) {
 		/* desc_reserve may have carved n: look again */
 		n = pm_extent(h->pm.map[next_page]);
 		if (n && (n->state == EXTENT_DIRTY || n->state == EXTENT_CLEAN)

@@ -6,7 +6,10 @@
  * (descriptor | ~szind << 56) that turns an address into its extent; pind = page
  * size class of a free run (four per doubling), the index of its free bin;
  * dirty = free pages that may hold data and memory; clean = purged (or never
- * used) pages; LRU = dirty extents, oldest first, the order decay purges them in.
+ * used) pages; LRU = dirty extents, oldest first, the order decay purges them in;
+ * backed = the pages have storage in the region's file (region.h: reserve): a
+ * region that needs it gets every page reserved before it is handed out, and
+ * every page of the page map before an entry on it is written.
  *
  * Page map invariants: every page of a slab maps to the slab; the first and last
  * page of any other extent map to it; every other page maps to 0.
@@ -47,6 +50,7 @@ struct extent {
 	uint8_t szind;                /* class of a slab or large extent */
 	uint8_t zeroed;               /* contents known to be zero */
 	uint8_t arena;                /* owning arena of a slab */
+	uint8_t backed;               /* pages reserved (always, once in use) */
 	uint16_t nfree;               /* free objects of a slab */
 	union {
 		uint64_t bitmap[SLAB_BITMAP_WORDS]; /* slab: 1 = free object */
@@ -75,6 +79,8 @@ struct extents {
 	uint64_t next_decay_ms;                /* next time decay looks at the LRU */
 	uint64_t purged_bytes;                 /* punched out since creation */
 	bool can_purge;                        /* the region gives pages back */
+	bool reserve;                          /* pages must be reserved before use */
+	uint64_t *pm_backed;                   /* a bit per page-map page: reserved */
 };
 
 /* ---- page map ----------------------------------------------------------- */
@@ -134,11 +140,23 @@ extent_list_remove(struct extent **head, struct extent *e)
 
 /* ---- extent.c ----------------------------------------------------------- */
 
-/* Set up the allocator over [base, base + npages pages); false if too small. */
-bool extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed);
+/* Words of the pm_backed bitmap for a page map of npages entries. */
+static inline size_t
+extents_pm_words(size_t npages)
+{
+	size_t pm_pages = (npages * sizeof(uint64_t) + PAGE - 1) >> LG_PAGE;
+	return (pm_pages + 63) / 64;
+}
+
+/* Set up the allocator over [base, base + npages pages), with pm_backed (zeroed,
+ * extents_pm_words long); 0, or -1 + errno + message (too small; no room to
+ * reserve the first pages). */
+int extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed,
+		uint64_t *pm_backed);
 
 /* Pages aligned to align bytes (a power of two >= PAGE), in `state`, registered
- * in the page map with szind; NULL + ENOMEM when nothing fits. */
+ * in the page map with szind, reserved; NULL + ENOMEM when nothing fits or the
+ * region's file system has no room. */
 struct extent *extent_alloc(struct heap *h, size_t npages, size_t align,
 		enum extent_state state, unsigned szind);
 

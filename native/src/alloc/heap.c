@@ -140,7 +140,12 @@ heap_create(const struct region *r)
 		return NULL;
 	pthread_once(&heap_atfork_once, heap_atfork_init);
 	unsigned narenas = arenas_for(r->size);
-	size_t hdr = ALIGN_UP(sizeof(struct heap) + narenas * sizeof(struct arena), PAGE);
+	/* the header holds the heap, its arenas and the page map's reserve bitmap
+	 * (sized for a map of every page: a bound on the real one) */
+	size_t arenas_end = sizeof(struct heap) + narenas * sizeof(struct arena);
+	size_t bitmap_off = ALIGN_UP(arenas_end, sizeof(uint64_t));
+	size_t hdr = ALIGN_UP(bitmap_off + extents_pm_words(r->size >> LG_PAGE)
+			* sizeof(uint64_t), PAGE);
 	if (hdr + 2 * PAGE > r->size) {
 		errmsg_set(EINVAL, "pool of %zu bytes is too small", r->size);
 		return NULL;
@@ -151,6 +156,8 @@ heap_create(const struct region *r)
 	while (data_pages && hdr + pm_bytes + data_pages * PAGE > r->size)
 		pm_bytes = ALIGN_UP(--data_pages * sizeof(uint64_t), PAGE);
 
+	if (region_reserve(r, r->base, hdr) != 0)
+		return NULL;
 	struct heap *h = r->base;
 	bool zero = region_fresh_is_zero(r);
 	memset(h, 0, zero ? hdr : hdr + pm_bytes);
@@ -162,10 +169,9 @@ heap_create(const struct region *r)
 	pthread_mutex_init(&h->tc_lock, NULL);
 	for (unsigned i = 0; i < narenas; i++)
 		arena_init(&h->arenas[i], i);
-	if (!extents_init(h, h->pm.base, data_pages, zero)) {
-		errmsg_set(EINVAL, "pool of %zu bytes is too small", r->size);
+	if (extents_init(h, h->pm.base, data_pages, zero,
+			(uint64_t *)(void *)((char *)r->base + bitmap_off)) != 0)
 		return NULL;
-	}
 	if (!heap_register(h)) {
 		errmsg_set(ENOMEM, "too many pools");
 		return NULL;
@@ -239,10 +245,7 @@ heap_malloc_slow(struct heap *h, size_t size)
 			/* no thread cache (thread exiting, or no memory for one) */
 			struct arena *a = &h->arenas[((uintptr_t)&tsd_tls >> 12) % h->narenas];
 			void *p;
-			if (bin_fill(h, a, ind, &p, 1) == 1)
-				return p;
-			errmsg_set(ENOMEM, "pool exhausted: no memory for %zu bytes", size);
-			return NULL;
+			return bin_fill(h, a, ind, &p, 1) == 1 ? p : NULL;  /* extent_alloc said why */
 		}
 	}
 	return large_alloc(h, size, PAGE, false);

@@ -125,6 +125,30 @@ region_purge(const struct region *r, void *addr, size_t len)
 	return false;
 }
 
+bool
+region_needs_reserve(const struct region *r)
+{
+	return r->kind == REGION_FILE;
+}
+
+int
+region_reserve(const struct region *r, void *addr, size_t len)
+{
+	if (r->kind != REGION_FILE || len == 0)
+		return 0;
+	/* faults the pages in writable as a store would, but reports what a store
+	 * would die of (EFAULT for SIGBUS); kernels before 5.14 lack it (EINVAL):
+	 * there a full file system still means SIGBUS */
+	if (madvise(addr, len, MADV_POPULATE_WRITE) == 0 || errno == EINVAL)
+		return 0;
+	int err = errno;
+	madvise(addr, len, MADV_REMOVE);     /* what it reserved before failing */
+	errmsg_set(ENOMEM, "pool exhausted: the file system of %s has no room for "
+			"%zu more bytes (%s)", r->dir, len,
+			err == EFAULT ? strerror(ENOSPC) : strerror(err));
+	return -1;
+}
+
 /* ---- fork ---------------------------------------------------------------- */
 
 /* How a file region is separated from a forked child: a shared file would let

@@ -8,8 +8,12 @@
  * A file region keeps no descriptor once mapped: a program may close or reuse
  * any descriptor number it did not open (daemons close them all), and a child
  * must not see one it did not ask for. Everything goes through the mapping:
- * punching (MADV_REMOVE), copying for a fork (written from the mapping into a
- * new file).
+ * punching (MADV_REMOVE), reserving (MADV_POPULATE_WRITE), copying for a
+ * fork (written from the mapping into a new file).
+ *
+ * Reserve: pool files are sparse, and a store to a hole of a file whose file
+ * system is full kills the process with SIGBUS; the allocator reserves pages
+ * before it hands them out, and fails cleanly instead.
  */
 #ifndef PMALLOC_REGION_H
 #define PMALLOC_REGION_H
@@ -56,6 +60,14 @@ void region_fork_child(struct region *r, int fd);
 
 /* Give [addr, addr+len) back to the system; true when it now reads as zeros. */
 bool region_purge(const struct region *r, void *addr, size_t len);
+
+/* Make sure [addr, addr+len) has storage behind it, so that a store there cannot
+ * die of SIGBUS on a full file system; 0, or -1 + ENOMEM + message. Nothing to
+ * do for regions other than a shared file (region_needs_reserve). */
+int region_reserve(const struct region *r, void *addr, size_t len);
+
+/* True when pages of r must be reserved before use. */
+bool region_needs_reserve(const struct region *r);
 
 /* True when fresh pages of this region read as zeros. */
 bool region_fresh_is_zero(const struct region *r);

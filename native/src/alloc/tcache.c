@@ -13,7 +13,6 @@
 #include "alloc/extent.h"
 #include "alloc/heap.h"
 #include "alloc/tcache.h"
-#include "common/errmsg.h"
 
 __thread struct tsd tsd_tls TLS_HOT;
 
@@ -175,11 +174,8 @@ refill(struct heap *h, struct tcache *tc, unsigned ind)
 	if (!got) {
 		heap_reclaim(h);
 		got = bin_fill(h, tc->arena, ind, objs, want);
-		if (!got) {
-			errmsg_set(ENOMEM, "pool exhausted: no memory for %u-byte objects",
-					sz_classes[ind].size);
-			return NULL;
-		}
+		if (!got)
+			return NULL;        /* extent_alloc said why */
 	}
 	enter_wait(h, tc);
 	/* the bin is empty (only a reclaim took from it meanwhile); lowest

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "alloc/heap.h"
@@ -26,6 +27,7 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define BOOT_BYTES ((size_t)256 << 10)
+#define SHIM_MIN_POOL ((size_t)VMEM_MIN_POOL)
 
 enum shim_state { SHIM_NEW, SHIM_STARTING, SHIM_READY };
 
@@ -171,11 +173,17 @@ shim_settings(void)
 		die("pool directory name too long: %s", dir);
 	strcpy(shim_dir, dir);
 
+	/* by default as large as memory, or as the room left in the directory if
+	 * that is less (the file is sparse; its pages are reserved as they are
+	 * used, and a full file system is an exhaustion, not SIGBUS) */
 	size_t size = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+	struct statvfs fs;
+	if (statvfs(shim_dir, &fs) == 0)
+		size = MAX(MIN(size, (size_t)fs.f_bavail * fs.f_frsize), SHIM_MIN_POOL);
 	const char *s = setting("PMALLOC_POOL_SIZE", "VMMALLOC_POOL_SIZE", &which);
 	if (s && !parse_size(s, &size))
 		die("%s=%s: not a size (e.g. 512M, 4G, 1073741824)", which, s);
-	if (size < ((size_t)14 << 20))
+	if (size < SHIM_MIN_POOL)
 		die("%s=%s: below the 14 MiB minimum", which, s ? s : "?");
 
 	const char *f = setting("PMALLOC_FORK", "VMMALLOC_FORK", &which);
