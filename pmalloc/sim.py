@@ -49,10 +49,18 @@ drain gets which number, so the image at point *k*, the states tried and the sam
 flushes kept; any other 8-byte word old or new, as the thread's stores had it when the crash
 point was reached). ``CrashState.thread`` names the thread whose drain a point is. A thread
 still draining after the workload returned raises :class:`StrayThreadError`: join it first.
+
+Views: the workload and the check may take views of their mapping (``memoryview(m)``,
+``numpy.frombuffer(m)``, slices of those) but must release them before they return
+(``with memoryview(m) as v: ...``, ``v.release()``, ``del``): the simulator reloads the check's
+mapping for the next crash state and frees both at the end. A view left alive raises
+:class:`LeakedViewError` naming the call; the simulator it points to is then freed with the
+view, and the next run starts clean.
 """
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import math
 import random
@@ -68,7 +76,7 @@ from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, 
 from pmalloc.pmem import Mapping
 
 __all__ = ["Sim", "Word", "CrashState", "Report", "CrashCheckError", "NondeterministicWorkload",
-           "StrayThreadError", "run", "explore"]
+           "StrayThreadError", "LeakedViewError", "run", "explore"]
 
 WORD: Final = 8
 Workload = Callable[[Mapping], Any]
@@ -90,6 +98,25 @@ class NondeterministicWorkload(PmallocError, RuntimeError):
 class StrayThreadError(PmallocError, RuntimeError):
     """A thread drained the simulated range after the workload returned: the crash points
     would miss its drains and the last one would be no state of the workload's end."""
+
+
+class LeakedViewError(PmallocError, BufferError):
+    """A view of a simulated mapping (memoryview, numpy array, slice of one) outlived the
+    call that made it: ``call`` is "workload", "check" or "close"."""
+
+    _WHEN: Final = {"workload": ("the workload returned", "before the workload returns"),
+                    "check": ("the check returned", "before the check returns"),
+                    "close": ("cannot close the simulator", "first")}
+
+    def __init__(self, call: str, views: int, detail: str = "") -> None:
+        what, when = self._WHEN[call]
+        super().__init__(
+            f"{what}{detail} with {views} view(s) of the simulated mapping alive (a memoryview, "
+            "numpy array or slice of one): the simulator cannot reuse or free memory a view "
+            f"still points to. Release each view {when}: `with memoryview(m) as v: ...`, "
+            "`v.release()`, or `del` it")
+        self.call = call
+        self.views = views
 
 
 @dataclass(frozen=True)
@@ -125,14 +152,19 @@ class CrashState:
         return self.point == self.points
 
     @property
+    def where(self) -> str:
+        """When this crash happens, as text."""
+        return ("after the workload returned" if self.final
+                else f"at drain point {self.point} of {self.points - 1}")
+
+    @property
     def kept(self) -> list[int]:
         """Offsets of the words whose newer value reached the media."""
         return [w.offset for w, c in zip(self.words, self.choice) if c]
 
     def diff(self) -> str:
         """The state as text: each word that could differ, and what this crash kept."""
-        where = ("after the workload returned" if self.final
-                 else f"at drain point {self.point} of {self.points - 1}")
+        where = self.where
         if self.thread and not self.final:
             where += f" (a drain of thread {self.thread!r})"
         lines = [f"crash {where}: {len(self.words)} word(s) could differ from the persisted "
@@ -190,7 +222,10 @@ class _SimMapping(Mapping):
     _sim: Any
 
     def close(self) -> None:
-        """Close, then free the simulator (safe twice); BufferError while exported."""
+        """Close, then free the simulator (safe twice); LeakedViewError (a BufferError),
+        changing nothing, while exported."""
+        if not self.closed and self.exports:
+            raise LeakedViewError("close", self.exports)
         super().close()
         raw, self._sim = self._sim, None
         if raw is not None:
@@ -264,7 +299,8 @@ class Sim:
                 for i in range(total)]
 
     def close(self) -> None:
-        """Free the images (safe twice); BufferError while the mapping is exported."""
+        """Free the images (safe twice); LeakedViewError (a BufferError) while the mapping
+        is exported."""
         self.mapping.close()
 
     def __enter__(self) -> Sim:
@@ -359,16 +395,32 @@ def _pmalloc_sim_hook(arg: Any, point: int) -> int:
         return -1
 
 
+def _views_alive(mapping: Mapping) -> int:
+    """Live exports of mapping, a view in a reference cycle (garbage already) not counted."""
+    if mapping.exports:
+        gc.collect()
+    return mapping.exports
+
+
 @contextlib.contextmanager
-def _fresh_sim(size: int, initial: Any = None) -> Iterator[Sim]:
-    """A Sim for the user's code, closed afterwards, unless a thread started meanwhile still
-    runs: it may yet use the mapping, which then frees the sim once nothing refers to it."""
+def _fresh_sim(size: int, initial: Any = None, *, workload: bool = False) -> Iterator[Sim]:
+    """A Sim for the user's code, closed afterwards: unless a view of it is alive (an error
+    if the body, the workload's run, returned) or a thread started meanwhile still runs. The
+    mapping then frees the sim once nothing refers to it (neither a view nor a thread)."""
     before = set(threading.enumerate())
     sim = Sim(size, initial)
+    views = 0
     try:
         yield sim
+    except BaseException:
+        views = sim.mapping.exports  # maybe held by the traceback: not the error to report
+        raise
+    else:
+        views = _views_alive(sim.mapping)
+        if views and workload:
+            raise LeakedViewError("workload", views)
     finally:
-        if all(t in before for t in threading.enumerate()):
+        if not views and all(t in before for t in threading.enumerate()):
             sim.close()
 
 
@@ -377,7 +429,7 @@ def _simulate(workload: Workload, size: int, initial: Any, seed: int, max_points
     """Run the workload twice (count, then check); (points, points checked, states)."""
     if max_points < 1 or max_states < 2:
         raise InvalidArgumentError("max_points must be >= 1 and max_states >= 2")
-    with _fresh_sim(size, initial) as counting:
+    with _fresh_sim(size, initial, workload=True) as counting:
         workload(counting.mapping)
         points = counting.drains + 1
     if points <= max_points:
@@ -385,7 +437,7 @@ def _simulate(workload: Workload, size: int, initial: Any, seed: int, max_points
     else:
         rng = random.Random(f"{seed}/points")
         chosen = set(rng.sample(range(1, points), max_points - 1)) | {points}
-    with _fresh_sim(size, initial) as sim:
+    with _fresh_sim(size, initial, workload=True) as sim:
         driver = _Driver(sim, chosen, points, seed, max_states, on_state)
         handle = ffi.new_handle(driver)
         lib.pmalloc_sim_set_hook(sim._raw, lib._pmalloc_sim_hook, handle)
@@ -446,9 +498,12 @@ def run(workload: Workload, check: Check, size: int = 4096, *, initial: Any = No
             try:
                 check(recovery.mapping)
             except Exception as exc:  # noqa: BLE001 - any exception is a failed check
-                report.failure = state
+                report.failure = state  # (its traceback may hold views: no LeakedViewError)
                 report.exception = exc
                 return False
+            views = _views_alive(recovery.mapping)
+            if views:
+                raise LeakedViewError("check", views, f" on crash state {state.index} {state.where}")
             return True
 
         report.points, report.points_checked, report.states = _simulate(
