@@ -29,7 +29,7 @@
 #define SIM_SHARED UINT32_MAX
 
 /* One simulated pmem range. Every field below `lock` is guarded by it (the images,
- * counters and hook), except id and next (sim_lock) and what never changes after sim_new. */
+ * counters and hook), except the registry's (sim_lock) and what never changes after sim_new. */
 struct pmalloc_sim {
 	uint8_t *work;            /* the working image: the mapping programs write */
 	size_t size;              /* bytes of each image, a multiple of FLUSH_LINE */
@@ -47,6 +47,8 @@ struct pmalloc_sim {
 	int in_hook;              /* the hook is running (on the thread holding lock): its own
 	                             drains are not points */
 	uint64_t id;              /* unique among all sims ever made */
+	unsigned refs;            /* routed flushes and drains using it now */
+	int deleted;              /* pmalloc_sim_delete ran: the last reference frees it */
 	struct pmalloc_sim *next; /* next in the registry */
 };
 
@@ -267,12 +269,52 @@ sim_ops_for(const void *addr, size_t len)
 	return s ? &s->ops : NULL;
 }
 
+/* sim_free_images -- unmap and free what sim_new allocated (any of it may be NULL) */
+static void
+sim_free_images(struct pmalloc_sim *sim)
+{
+	if (sim->work != NULL)
+		munmap(sim->work, sim->map_size);
+	free(sim->persisted);
+	free(sim->pending);
+	free(sim->pending_map);
+	free(sim->flusher);
+	free(sim);
+}
+
+/* sim_free -- free a sim no one can reach any more, once a flush or drain of it (and its
+ * hook) that another thread is in has ended */
+static void
+sim_free(struct pmalloc_sim *sim)
+{
+	sim_enter(sim);
+	sim_leave(sim);
+	pthread_mutex_destroy(&sim->lock);
+	sim_free_images(sim);
+}
+
+/* sim_put -- drop a routing reference: the last one frees a deleted sim */
+static void
+sim_put(struct pmalloc_sim *sim)
+{
+	pthread_mutex_lock(&sim_lock);
+	int last = --sim->refs == 0 && sim->deleted;
+	pthread_mutex_unlock(&sim_lock);
+	if (last)
+		sim_free(sim);
+}
+
 int
 sim_route_flush(const void *addr, size_t len)
 {
+	/* the reference keeps the sim alive between the lookup and the flush */
 	pthread_mutex_lock(&sim_lock);
 	struct pmalloc_sim *s = sim_find_locked(addr, 1);
-	uint64_t id = s ? s->id : 0;
+	uint64_t id = 0;
+	if (s != NULL) {
+		s->refs++;
+		id = s->id;
+	}
 	pthread_mutex_unlock(&sim_lock);
 	if (s == NULL)
 		return 0;
@@ -285,6 +327,7 @@ sim_route_flush(const void *addr, size_t len)
 		sim_tls_n++;
 	}
 	sim_flush(s, addr, len);
+	sim_put(s);
 	return 1;
 }
 
@@ -299,9 +342,13 @@ sim_route_drain(void)
 		struct pmalloc_sim *s = sim_list;
 		while (s != NULL && !(s == sim_tls[i].sim && s->id == sim_tls[i].id))
 			s = s->next;
-		pthread_mutex_unlock(&sim_lock);
 		if (s != NULL)
+			s->refs++;
+		pthread_mutex_unlock(&sim_lock);
+		if (s != NULL) {
 			sim_drain(s);
+			sim_put(s);
+		}
 	}
 }
 
@@ -386,15 +433,8 @@ pmalloc_sim_new(size_t size)
 	return sim;
 
 nomem:
-	if (sim != NULL) {
-		if (sim->work != NULL)
-			munmap(sim->work, sim->map_size);
-		free(sim->persisted);
-		free(sim->pending);
-		free(sim->pending_map);
-		free(sim->flusher);
-		free(sim);
-	}
+	if (sim != NULL)
+		sim_free_images(sim);
 	errmsg_set(ENOMEM, "pmalloc_sim_new: no memory for three images of %zu bytes", size);
 	return NULL;
 }
@@ -412,17 +452,11 @@ pmalloc_sim_delete(PMALLOC_SIM *sim)
 			break;
 		}
 	}
+	sim->deleted = 1;
+	int last = sim->refs == 0; /* else a routed call on another thread frees it */
 	pthread_mutex_unlock(&sim_lock);
-	/* wait for a flush or drain (and its hook) another thread is in */
-	sim_enter(sim);
-	sim_leave(sim);
-	pthread_mutex_destroy(&sim->lock);
-	munmap(sim->work, sim->map_size);
-	free(sim->persisted);
-	free(sim->pending);
-	free(sim->pending_map);
-	free(sim->flusher);
-	free(sim);
+	if (last)
+		sim_free(sim);
 }
 
 API void *
