@@ -215,21 +215,32 @@ class Report:
 
 
 class _SimMapping(Mapping):
-    """A Sim's mapping, owner of the C simulator: freed when the mapping closes, by
-    :meth:`Sim.close` or, once nothing refers to it (no view, no thread), by collection."""
+    """A Sim's mapping, owner of the C simulator (``_sim``, None once freed): freed by
+    :meth:`Sim.close`, or with the mapping once nothing refers to it (no view, no thread)."""
 
     __slots__ = ("_sim",)
     _sim: Any
 
     def close(self) -> None:
-        """Close, then free the simulator (safe twice); LeakedViewError (a BufferError),
-        changing nothing, while exported."""
+        """Close (safe twice); LeakedViewError (a BufferError), changing nothing, while
+        exported."""
         if not self.closed and self.exports:
             raise LeakedViewError("close", self.exports)
         super().close()
+
+    def _free(self) -> None:
+        """Close and free the simulator (safe twice)."""
+        self.close()
         raw, self._sim = self._sim, None
         if raw is not None:
             lib.pmalloc_sim_delete(raw)
+
+    def __del__(self) -> None:
+        try:
+            if self.exports == 0:  # (a view in the same garbage cycle: leave it be)
+                self._free()
+        except (AttributeError, BufferError, TypeError):
+            pass  # half-built, or the interpreter is shutting down
 
 
 class Sim:
@@ -247,14 +258,19 @@ class Sim:
         self._raw = raw
         self._size = int(lib.pmalloc_sim_size(raw))
         address = int(ffi.cast("uintptr_t", lib.pmalloc_sim_addr(raw)))
-        self.mapping: Mapping = _SimMapping._make(address, self._size, lib.pmalloc_sim_ops(raw),
-                                                  is_pmem=True, path=None, unmap=False)
-        self.mapping._sim = raw
+        self._mapping = _SimMapping._make(address, self._size, lib.pmalloc_sim_ops(raw),
+                                          is_pmem=True, path=None, unmap=False)
+        self._mapping._sim = raw
         if initial is not None:
             self.load(initial)
 
+    @property
+    def mapping(self) -> Mapping:
+        """The simulated range, to write and persist."""
+        return self._mapping
+
     def _check(self) -> Any:
-        if self.mapping.closed:
+        if self._mapping._sim is None:
             raise PoolClosedError("operation on a closed simulator")
         return self._raw
 
@@ -301,7 +317,7 @@ class Sim:
     def close(self) -> None:
         """Free the images (safe twice); LeakedViewError (a BufferError) while the mapping
         is exported."""
-        self.mapping.close()
+        self._mapping._free()
 
     def __enter__(self) -> Sim:
         return self

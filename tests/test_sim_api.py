@@ -134,6 +134,14 @@ def test_nondeterministic_workload_is_refused():
         sim.run(flaky, lambda m: None)
 
 
+def test_workload_may_close_its_mapping():
+    def closes(m):
+        m.persist(0, 8)
+        m.close()
+
+    assert sim.run(closes, lambda m: None).points == 2
+
+
 def test_workload_exception_propagates():
     def boom(m):
         raise KeyError("from the workload")
