@@ -37,13 +37,35 @@ Limits of the model: a word written twice between flushes is assumed to hold its
 newest value (not the one in between), and only the latest flush of a line before a drain is
 remembered. Memory must be written through the Mapping (or C code using libpmem on its
 address: ``pmem_persist`` and friends are routed to the simulator).
+
+Threads: a workload may start threads, provided it joins them before it returns. Every drain
+of every thread is a crash point, numbered in the order the drains happen; a drain waits
+while the check runs at another thread's point, so the number of points is the workload's
+(4 threads of 50 persists each: 200 drains, 201 points, every run). A drain persists only the
+lines its own thread flushed, as a fence orders only its own core's write-backs; a line two
+threads flushed is persisted by either one's drain. What depends on the scheduler is which
+drain gets which number, so the image at point *k*, the states tried and the sample of
+``max_points`` differ from run to run; each is still a state the hardware could leave (drained
+flushes kept; any other 8-byte word old or new, as the thread's stores had it when the crash
+point was reached). ``CrashState.thread`` names the thread whose drain a point is. A thread
+still draining after the workload returned raises :class:`StrayThreadError`: join it first.
+
+Views: the workload and the check may take views of their mapping (``memoryview(m)``,
+``numpy.frombuffer(m)``, slices of those) but must release them before they return
+(``with memoryview(m) as v: ...``, ``v.release()``, ``del``): the simulator reloads the check's
+mapping for the next crash state and frees both at the end. A view left alive raises
+:class:`LeakedViewError` naming the call; the simulator it points to is then freed with the
+view, and the next run starts clean.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import math
 import random
 import struct
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -56,7 +78,7 @@ from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, 
 from pmalloc.pmem import Mapping
 
 __all__ = ["Sim", "Word", "CrashState", "Report", "CrashCheckError", "NondeterministicWorkload",
-           "run", "explore"]
+           "StrayThreadError", "LeakedViewError", "run", "explore"]
 
 WORD: Final = 8
 Workload = Callable[[Mapping], Any]
@@ -75,6 +97,30 @@ class NondeterministicWorkload(PmallocError, RuntimeError):
     """The workload drained a different number of times in its two runs."""
 
 
+class StrayThreadError(PmallocError, RuntimeError):
+    """A thread drained the simulated range after the workload returned: the crash points
+    would miss its drains and the last one would be no state of the workload's end."""
+
+
+class LeakedViewError(PmallocError, BufferError):
+    """A view of a simulated mapping (memoryview, numpy array, slice of one) outlived the
+    call that made it: ``call`` is "workload", "check" or "close"."""
+
+    _WHEN: Final = {"workload": ("the workload returned", "before the workload returns"),
+                    "check": ("the check returned", "before the check returns"),
+                    "close": ("cannot close the simulator", "first")}
+
+    def __init__(self, call: str, views: int, detail: str = "") -> None:
+        what, when = self._WHEN[call]
+        super().__init__(
+            f"{what}{detail} with {views} view(s) of the simulated mapping alive (a memoryview, "
+            "numpy array or slice of one): the simulator cannot reuse or free memory a view "
+            f"still points to. Release each view {when}: `with memoryview(m) as v: ...`, "
+            "`v.release()`, or `del` it")
+        self.call = call
+        self.views = views
+
+
 @dataclass(frozen=True)
 class Word:
     """An aligned 8-byte word a crash may leave in several states.
@@ -91,7 +137,8 @@ class Word:
 class CrashState:
     """One image a crash could leave: at drain point ``point`` of ``points``
     (``point == points``: after the workload returned), with ``choice[i]`` the index into
-    ``words[i].values`` that reached the media (0: the persisted value, the word was lost)."""
+    ``words[i].values`` that reached the media (0: the persisted value, the word was lost).
+    ``thread`` is the name of the thread whose drain the point is (the caller's at the end)."""
 
     point: int
     points: int
@@ -99,11 +146,18 @@ class CrashState:
     words: tuple[Word, ...]
     choice: tuple[int, ...]
     image: bytes = field(repr=False)
+    thread: str = ""
 
     @property
     def final(self) -> bool:
         """Whether this is the crash after the workload returned."""
         return self.point == self.points
+
+    @property
+    def where(self) -> str:
+        """When this crash happens, as text."""
+        return ("after the workload returned" if self.final
+                else f"at drain point {self.point} of {self.points - 1}")
 
     @property
     def kept(self) -> list[int]:
@@ -112,8 +166,9 @@ class CrashState:
 
     def diff(self) -> str:
         """The state as text: each word that could differ, and what this crash kept."""
-        where = ("after the workload returned" if self.final
-                 else f"at drain point {self.point} of {self.points - 1}")
+        where = self.where
+        if self.thread and not self.final:
+            where += f" (a drain of thread {self.thread!r})"
         lines = [f"crash {where}: {len(self.words)} word(s) could differ from the persisted "
                  f"image, {len(self.kept)} kept"]
         for w, c in zip(self.words, self.choice):
@@ -161,6 +216,35 @@ class Report:
                 f"{type(exc).__name__}: {exc}\n{self.failure.diff()}")
 
 
+class _SimMapping(Mapping):
+    """A Sim's mapping, owner of the C simulator (``_sim``, None once freed): freed by
+    :meth:`Sim.close`, or with the mapping once nothing refers to it (no view, no thread)."""
+
+    __slots__ = ("_sim",)
+    _sim: Any
+
+    def close(self) -> None:
+        """Close (safe twice); LeakedViewError (a BufferError), changing nothing, while
+        exported."""
+        if not self.closed and self.exports:
+            raise LeakedViewError("close", self.exports)
+        super().close()
+
+    def _free(self) -> None:
+        """Close and free the simulator (safe twice)."""
+        self.close()
+        raw, self._sim = self._sim, None
+        if raw is not None:
+            lib.pmalloc_sim_delete(raw)
+
+    def __del__(self) -> None:
+        try:
+            if self.exports == 0:  # (a view in the same garbage cycle: leave it be)
+                self._free()
+        except (AttributeError, BufferError, TypeError):
+            pass  # half-built, or the interpreter is shutting down
+
+
 class Sim(NoCopy):
     """A simulated pmem range of ``size`` bytes (rounded up to 64), initially ``initial``
     (zero-padded) or zeros. ``.mapping`` is the :class:`~pmalloc.pmem.Mapping` to write;
@@ -175,14 +259,20 @@ class Sim(NoCopy):
             raise last_error()
         self._raw = raw
         self._size = int(lib.pmalloc_sim_size(raw))
+        address = int(ffi.cast("uintptr_t", lib.pmalloc_sim_addr(raw)))
+        self._mapping = _SimMapping._make(address, self._size, lib.pmalloc_sim_ops(raw),
+                                          is_pmem=True, path=None, unmap=False)
+        self._mapping._sim = raw
         if initial is not None:
             self.load(initial)
-        address = int(ffi.cast("uintptr_t", lib.pmalloc_sim_addr(raw)))
-        self.mapping: Mapping = Mapping._make(address, self._size, lib.pmalloc_sim_ops(raw),
-                                              is_pmem=True, path=None, unmap=False)
+
+    @property
+    def mapping(self) -> Mapping:
+        """The simulated range, to write and persist."""
+        return self._mapping
 
     def _check(self) -> Any:
-        if self._raw is None:
+        if self._mapping._sim is None:
             raise PoolClosedError("operation on a closed simulator")
         return self._raw
 
@@ -216,21 +306,20 @@ class Sim(NoCopy):
         """The aligned 8-byte words a crash now may leave in more than one state."""
         raw = self._check()
         n = int(lib.pmalloc_sim_words(raw, ffi.NULL, 0))
-        if n == 0:
-            return []
-        out = ffi.new("struct pmalloc_sim_word[]", n)
-        n = min(n, int(lib.pmalloc_sim_words(raw, out, n)))
+        while True:  # another thread may flush or store between the two calls
+            out = ffi.new("struct pmalloc_sim_word[]", max(n, 1))
+            total = int(lib.pmalloc_sim_words(raw, out, n))
+            if total <= n:
+                break
+            n = total
         return [Word(int(out[i].offset),
                      tuple(int(out[i].value[j]) for j in range(out[i].nvalues)))
-                for i in range(n)]
+                for i in range(total)]
 
     def close(self) -> None:
-        """Free the images (safe twice); BufferError while the mapping is exported."""
-        if self._raw is None:
-            return
-        self.mapping.close()
-        lib.pmalloc_sim_delete(self._raw)
-        self._raw = None
+        """Free the images (safe twice); LeakedViewError (a BufferError) while the mapping
+        is exported."""
+        self._mapping._free()
 
     def __enter__(self) -> Sim:
         return self
@@ -238,12 +327,6 @@ class Sim(NoCopy):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except (AttributeError, BufferError):
-            pass
 
 
 # ---- Enumerating crash states -----------------------------------------------------------------
@@ -288,23 +371,27 @@ class _Driver:
         self.seed = seed
         self.max_states = max_states
         self.on_state = on_state
+        self.caller = threading.current_thread()
         self.points_checked = 0
         self.states = 0
         self.stopped = False
         self.error: BaseException | None = None
 
     def visit(self, point: int) -> bool:
-        """Try the crash states at point; False once on_state asked to stop."""
+        """Try the crash states at point; False once on_state asked to stop. Called with
+        the sim locked (from its hook) or once the workload returned: the images hold still."""
         if point not in self.chosen:
             return True
         self.points_checked += 1
         words = self.sim.words()
         persisted = self.sim.persisted()
         rng = random.Random(f"{self.seed}/{point}")
+        current = threading.current_thread()
+        thread = "" if current is self.caller else current.name
         for index, choice in enumerate(_choices(words, self.max_states, rng)):
             self.states += 1
             state = CrashState(point, self.points, index, tuple(words), choice,
-                               _image(persisted, words, choice))
+                               _image(persisted, words, choice), thread)
             if not self.on_state(state):
                 self.stopped = True
                 return False
@@ -316,6 +403,8 @@ def _pmalloc_sim_hook(arg: Any, point: int) -> int:
     driver: _Driver = ffi.from_handle(arg)
     if driver.stopped:
         return -1
+    if point >= driver.points:  # the end is visited after the workload, a surplus reported
+        return 0
     try:
         return 0 if driver.visit(int(point)) else -1
     except BaseException as exc:  # noqa: BLE001 - carried back to the caller of run()
@@ -324,12 +413,41 @@ def _pmalloc_sim_hook(arg: Any, point: int) -> int:
         return -1
 
 
+def _views_alive(mapping: Mapping) -> int:
+    """Live exports of mapping, a view in a reference cycle (garbage already) not counted."""
+    if mapping.exports:
+        gc.collect()
+    return mapping.exports
+
+
+@contextlib.contextmanager
+def _fresh_sim(size: int, initial: Any = None, *, workload: bool = False) -> Iterator[Sim]:
+    """A Sim for the user's code, closed afterwards: unless a view of it is alive (an error
+    if the body, the workload's run, returned) or a thread started meanwhile still runs. The
+    mapping then frees the sim once nothing refers to it (neither a view nor a thread)."""
+    before = set(threading.enumerate())
+    sim = Sim(size, initial)
+    views = 0
+    try:
+        yield sim
+    except BaseException:
+        views = sim.mapping.exports  # maybe held by the traceback: not the error to report
+        raise
+    else:
+        views = _views_alive(sim.mapping)
+        if views and workload:
+            raise LeakedViewError("workload", views)
+    finally:
+        if not views and all(t in before for t in threading.enumerate()):
+            sim.close()
+
+
 def _simulate(workload: Workload, size: int, initial: Any, seed: int, max_points: int,
               max_states: int, on_state: Callable[[CrashState], bool]) -> tuple[int, int, int]:
     """Run the workload twice (count, then check); (points, points checked, states)."""
     if max_points < 1 or max_states < 2:
         raise InvalidArgumentError("max_points must be >= 1 and max_states >= 2")
-    with Sim(size, initial) as counting:
+    with _fresh_sim(size, initial, workload=True) as counting:
         workload(counting.mapping)
         points = counting.drains + 1
     if points <= max_points:
@@ -337,22 +455,29 @@ def _simulate(workload: Workload, size: int, initial: Any, seed: int, max_points
     else:
         rng = random.Random(f"{seed}/points")
         chosen = set(rng.sample(range(1, points), max_points - 1)) | {points}
-    with Sim(size, initial) as sim:
+    with _fresh_sim(size, initial, workload=True) as sim:
         driver = _Driver(sim, chosen, points, seed, max_states, on_state)
         handle = ffi.new_handle(driver)
         lib.pmalloc_sim_set_hook(sim._raw, lib._pmalloc_sim_hook, handle)
         try:
             workload(sim.mapping)
-        finally:
+        finally:  # waits for a hook running on another thread
             lib.pmalloc_sim_set_hook(sim._raw, ffi.NULL, ffi.NULL)
         if driver.error is not None:
             raise driver.error
-        if sim.drains + 1 != points:
+        drains = sim.drains
+        if drains + 1 != points:
             raise NondeterministicWorkload(
-                f"the workload drained {points - 1} times in its first run and {sim.drains} "
-                "in its second: the simulator needs a deterministic workload")
+                f"the workload drained {points - 1} times in its first run and {drains} "
+                "in its second: the simulator needs a deterministic workload (and one that "
+                "joins its threads before it returns)")
         if not driver.stopped:
             driver.visit(points)
+        if sim.drains != drains:
+            raise StrayThreadError(
+                f"{sim.drains - drains} drain(s) reached the simulated range after the "
+                "workload returned: a thread it started is still persisting; join every "
+                "thread the workload starts before it returns")
         return points, driver.points_checked, driver.states
 
 
@@ -384,16 +509,19 @@ def run(workload: Workload, check: Check, size: int = 4096, *, initial: Any = No
     :class:`Report` if ``raise_on_failure`` is False).
     """
     report = Report(seed=seed)
-    with Sim(size) as recovery:
+    with _fresh_sim(size) as recovery:
 
         def try_state(state: CrashState) -> bool:
             recovery.load(state.image)
             try:
                 check(recovery.mapping)
             except Exception as exc:  # noqa: BLE001 - any exception is a failed check
-                report.failure = state
+                report.failure = state  # (its traceback may hold views: no LeakedViewError)
                 report.exception = exc
                 return False
+            views = _views_alive(recovery.mapping)
+            if views:
+                raise LeakedViewError("check", views, f" on crash state {state.index} {state.where}")
             return True
 
         report.points, report.points_checked, report.states = _simulate(

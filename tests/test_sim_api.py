@@ -7,7 +7,7 @@ import pytest
 
 from pmalloc import sim
 from pmalloc._native import ffi, lib
-from pmalloc.errors import InvalidArgumentError, PoolClosedError
+from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError
 
 Q = struct.Struct("<Q")
 
@@ -108,8 +108,10 @@ def test_sim_load_and_errors():
         with pytest.raises(InvalidArgumentError):
             s.load(bytes(129))
         view = memoryview(s.mapping)
-        with pytest.raises(BufferError):
+        with pytest.raises(sim.LeakedViewError) as e:
             s.close()
+        assert e.value.call == "close" and "1 view(s)" in str(e.value)
+        assert s.persisted()[:3] == b"abc"      # still open
         view.release()
     with pytest.raises(PoolClosedError):
         s.persisted()
@@ -132,12 +134,88 @@ def test_nondeterministic_workload_is_refused():
         sim.run(flaky, lambda m: None)
 
 
+def test_workload_may_close_its_mapping():
+    def closes(m):
+        m.persist(0, 8)
+        m.close()
+
+    assert sim.run(closes, lambda m: None).points == 2
+
+
 def test_workload_exception_propagates():
     def boom(m):
         raise KeyError("from the workload")
 
     with pytest.raises(KeyError):
         sim.run(boom, lambda m: None)
+
+
+def simulated(address: int) -> bool:
+    """Whether a live simulator holds address."""
+    ops = lib.pmalloc_persist_ops(ffi.cast("void *", address), 8, lib.PMALLOC_OPS_AUTO)
+    return ffi.string(lib.pmalloc_ops_name(ops)) == b"sim"
+
+
+def test_view_left_by_the_workload_is_named_and_the_next_run_works():
+    kept = []
+    addresses = []
+
+    def workload(m):
+        kept.append(memoryview(m)[0:8])          # a slice of a view: still an export
+        addresses.append(m._addr)
+        m[0:8] = Q.pack(7)
+        m.persist(0, 8)
+
+    with pytest.raises(sim.LeakedViewError) as e:
+        sim.run(workload, lambda m: None)
+    err = e.value
+    assert isinstance(err, BufferError) and isinstance(err, PmallocError)
+    assert err.call == "workload" and err.views == 1
+    text = str(err)
+    assert text.startswith("the workload returned with 1 view(s)"), text
+    assert "with memoryview(m) as v" in text and "del" in text, text
+    assert Q.unpack(kept[0])[0] == 7             # the view still reads the memory it kept
+    assert simulated(addresses[0])
+    del e, err                                   # (its traceback holds the Sim)
+    kept.clear()                                 # the last view gone, the simulator is freed
+    assert not simulated(addresses[0])
+    assert sim.run(append_records(True), check_records).points == 11
+
+
+def test_view_left_by_the_check_is_named_and_the_next_run_works():
+    np = pytest.importorskip("numpy")
+    kept = []
+
+    def check(m):
+        kept.append(np.frombuffer(m, dtype=np.uint64))   # an array: a view too
+
+    with pytest.raises(sim.LeakedViewError) as e:
+        sim.run(append_records(True), check)
+    assert e.value.call == "check"
+    assert str(e.value).startswith("the check returned on crash state 0 at drain point 1 of 10 "
+                                   "with 1 view(s)"), str(e.value)
+    kept.clear()
+    assert sim.run(append_records(True), check_records).ok
+
+
+def test_views_held_by_a_failure_do_not_hide_it():
+    def workload(m):
+        view = memoryview(m)                     # alive in the traceback
+        raise KeyError("from the workload")
+
+    with pytest.raises(KeyError):
+        sim.run(workload, lambda m: None)
+
+    def check(m):
+        with memoryview(m) as released:
+            assert released[0] in (0, 1)
+        view = memoryview(m)
+        assert view[0] == 0, "fails at the end"
+
+    with pytest.raises(sim.CrashCheckError) as e:
+        sim.run(lambda m: m.memset_persist(0, 1, 8), check)
+    assert "fails at the end" in str(e.value)
+    assert sim.run(lambda m: m.persist(0, 8), lambda m: None).ok
 
 
 def test_c_calls_on_sim_memory_are_routed():

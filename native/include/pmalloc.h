@@ -121,7 +121,8 @@ int pmalloc_pmem_info(struct pmalloc_pmem_info *info);
 /* A simulated pmem range: working, pending (flushed) and persisted images. */
 typedef struct pmalloc_sim PMALLOC_SIM;
 
-/* Called at each drain point (1, 2, ...) before the drain takes effect; < 0 stops the calls. */
+/* Called at each drain point (1, 2, ... counting every thread's drains) before the drain takes
+ * effect, with the sim locked (other threads' flushes and drains of it wait); < 0 stops the calls. */
 typedef int (*pmalloc_sim_hook)(void *arg, uint64_t point);
 
 /* An aligned 8-byte word a crash may leave in more than one state. */
@@ -149,7 +150,7 @@ const struct pmem_ops *pmalloc_sim_ops(PMALLOC_SIM *sim);
 /* Make image (zero-padded) the working and persisted content; resets the drain count; 0 or -1. */
 int pmalloc_sim_load(PMALLOC_SIM *sim, const void *image, size_t len);
 
-/* Call hook(arg, point) at each drain point (NULL: none). */
+/* Call hook(arg, point) at each drain point (NULL: none); waits for a hook that is running. */
 void pmalloc_sim_set_hook(PMALLOC_SIM *sim, pmalloc_sim_hook hook, void *arg);
 
 /* Drain points so far. */

@@ -25,21 +25,30 @@
 #define WORD ((size_t)8)
 #define BITS 64
 
-/* One simulated pmem range. */
+/* The flusher of a pending line that more than one thread flushed: any drain completes it. */
+#define SIM_SHARED UINT32_MAX
+
+/* One simulated pmem range. Every field below `lock` is guarded by it (the images,
+ * counters and hook), except the registry's (sim_lock) and what never changes after sim_new. */
 struct pmalloc_sim {
 	uint8_t *work;            /* the working image: the mapping programs write */
+	size_t size;              /* bytes of each image, a multiple of FLUSH_LINE */
+	size_t map_size;          /* bytes mapped for work (a page multiple) */
+	struct pmem_ops ops;      /* the persist-ops table that acts on this sim */
+	pthread_mutex_t lock;     /* recursive: the hook runs with it held and may read the sim */
 	uint8_t *persisted;       /* what a crash keeps for sure */
 	uint8_t *pending;         /* line snapshots of flushes not yet drained */
 	uint64_t *pending_map;    /* a bit per line: its snapshot in pending awaits a drain */
-	size_t size;              /* bytes of each image, a multiple of FLUSH_LINE */
-	size_t map_size;          /* bytes mapped for work (a page multiple) */
+	uint32_t *flusher;        /* per pending line: the thread that flushed it, or SIM_SHARED */
 	size_t npending;          /* bits set in pending_map */
-	uint64_t drains;          /* drain points so far */
-	uint64_t id;              /* unique among all sims ever made */
+	uint64_t drains;          /* drain points so far, from every thread */
 	pmalloc_sim_hook hook;    /* called at each drain point, or NULL */
 	void *hook_arg;           /* its first argument */
-	int in_hook;              /* the hook is running: drains are not points */
-	struct pmem_ops ops;      /* the persist-ops table that acts on this sim */
+	int in_hook;              /* the hook is running (on the thread holding lock): its own
+	                             drains are not points */
+	uint64_t id;              /* unique among all sims ever made */
+	unsigned refs;            /* routed flushes and drains using it now */
+	int deleted;              /* pmalloc_sim_delete ran: the last reference frees it */
 	struct pmalloc_sim *next; /* next in the registry */
 };
 
@@ -57,7 +66,42 @@ static _Thread_local struct {
 } sim_tls[SIM_TLS_MAX];
 static _Thread_local int sim_tls_n;
 
+/* Thread numbers: what a pending line records of its flusher (0: not yet numbered). */
+static _Atomic uint32_t sim_thread_next = 1;
+static _Thread_local uint32_t sim_thread;
+
+/* sim_self -- this thread's number: a drain completes only the flushes of its own thread,
+ * as a fence orders only its own core's write-backs */
+static uint32_t
+sim_self(void)
+{
+	while (sim_thread == 0 || sim_thread == SIM_SHARED)
+		sim_thread = atomic_fetch_add_explicit(&sim_thread_next, 1, memory_order_relaxed);
+	return sim_thread;
+}
+
+/* sim_enter / sim_leave -- hold a sim's lock (const: the readers lock too) */
+static void
+sim_enter(const struct pmalloc_sim *sim)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&sim->lock);
+}
+
+static void
+sim_leave(const struct pmalloc_sim *sim)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&sim->lock);
+}
+
 /* ---- Images --------------------------------------------------------------- */
+
+/* sim_work_word -- the aligned word at off of the working image, read once and whole:
+ * other threads may be storing to it (as a cache line is read while cores write it) */
+static uint64_t
+sim_work_word(const struct pmalloc_sim *sim, size_t off)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)(sim->work + off), __ATOMIC_RELAXED);
+}
 
 /* sim_clip -- the lines [*first, *last) of sim that [addr, addr+len) touches; 0 if none */
 static int
@@ -81,49 +125,68 @@ sim_flush(struct pmalloc_sim *sim, const void *addr, size_t len)
 	size_t first, last;
 	if (!sim_clip(sim, addr, len, &first, &last))
 		return;
+	uint32_t self = sim_self();
+	sim_enter(sim);
 	for (size_t l = first; l < last; l++) {
 		size_t off = l * FLUSH_LINE;
-		memcpy(sim->pending + off, sim->work + off, FLUSH_LINE);
+		for (size_t w = off; w < off + FLUSH_LINE; w += WORD) {
+			uint64_t v = sim_work_word(sim, w);
+			memcpy(sim->pending + w, &v, WORD);
+		}
 		uint64_t bit = (uint64_t)1 << (l % BITS);
 		if (!(sim->pending_map[l / BITS] & bit)) {
 			sim->pending_map[l / BITS] |= bit;
 			sim->npending++;
+			sim->flusher[l] = self;
+		} else if (sim->flusher[l] != self) {
+			sim->flusher[l] = SIM_SHARED;
 		}
 	}
+	sim_leave(sim);
 }
 
-/* sim_apply -- copy every pending line into the persisted image */
+/* sim_apply -- complete thread self's flushes: copy the pending lines it flushed (alone or
+ * with others) into the persisted image. Lines only other threads flushed stay pending. */
 static void
-sim_apply(struct pmalloc_sim *sim)
+sim_apply(struct pmalloc_sim *sim, uint32_t self)
 {
 	size_t nlines = sim->size / FLUSH_LINE;
 	for (size_t w = 0; sim->npending != 0 && w * BITS < nlines; w++) {
 		uint64_t bits = sim->pending_map[w];
 		while (bits != 0) {
-			size_t l = w * BITS + (size_t)__builtin_ctzll(bits);
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+			size_t l = w * BITS + b;
 			bits &= bits - 1;
+			if (sim->flusher[l] != self && sim->flusher[l] != SIM_SHARED)
+				continue;
 			memcpy(sim->persisted + l * FLUSH_LINE, sim->pending + l * FLUSH_LINE,
 				FLUSH_LINE);
+			sim->pending_map[w] &= ~((uint64_t)1 << b);
+			sim->flusher[l] = 0;
 			sim->npending--;
 		}
-		sim->pending_map[w] = 0;
 	}
 }
 
 void
 sim_drain(struct pmalloc_sim *sim)
 {
+	uint32_t self = sim_self();
+	/* Held through the hook: a drain of another thread waits, then is the next point;
+	 * none is lost, and the hook sees images no other drain or flush changes. */
+	sim_enter(sim);
 	if (!sim->in_hook) {
-		sim->drains++;
+		uint64_t point = ++sim->drains;
 		if (sim->hook != NULL) {
 			sim->in_hook = 1;
-			int rc = sim->hook(sim->hook_arg, sim->drains);
+			int rc = sim->hook(sim->hook_arg, point);
 			sim->in_hook = 0;
 			if (rc < 0)
 				sim->hook = NULL;
 		}
 	}
-	sim_apply(sim);
+	sim_apply(sim, self);
+	sim_leave(sim);
 }
 
 /* ---- The sim's persist-ops table ------------------------------------------ */
@@ -206,12 +269,52 @@ sim_ops_for(const void *addr, size_t len)
 	return s ? &s->ops : NULL;
 }
 
+/* sim_free_images -- unmap and free what sim_new allocated (any of it may be NULL) */
+static void
+sim_free_images(struct pmalloc_sim *sim)
+{
+	if (sim->work != NULL)
+		munmap(sim->work, sim->map_size);
+	free(sim->persisted);
+	free(sim->pending);
+	free(sim->pending_map);
+	free(sim->flusher);
+	free(sim);
+}
+
+/* sim_free -- free a sim no one can reach any more, once a flush or drain of it (and its
+ * hook) that another thread is in has ended */
+static void
+sim_free(struct pmalloc_sim *sim)
+{
+	sim_enter(sim);
+	sim_leave(sim);
+	pthread_mutex_destroy(&sim->lock);
+	sim_free_images(sim);
+}
+
+/* sim_put -- drop a routing reference: the last one frees a deleted sim */
+static void
+sim_put(struct pmalloc_sim *sim)
+{
+	pthread_mutex_lock(&sim_lock);
+	int last = --sim->refs == 0 && sim->deleted;
+	pthread_mutex_unlock(&sim_lock);
+	if (last)
+		sim_free(sim);
+}
+
 int
 sim_route_flush(const void *addr, size_t len)
 {
+	/* the reference keeps the sim alive between the lookup and the flush */
 	pthread_mutex_lock(&sim_lock);
 	struct pmalloc_sim *s = sim_find_locked(addr, 1);
-	uint64_t id = s ? s->id : 0;
+	uint64_t id = 0;
+	if (s != NULL) {
+		s->refs++;
+		id = s->id;
+	}
 	pthread_mutex_unlock(&sim_lock);
 	if (s == NULL)
 		return 0;
@@ -224,6 +327,7 @@ sim_route_flush(const void *addr, size_t len)
 		sim_tls_n++;
 	}
 	sim_flush(s, addr, len);
+	sim_put(s);
 	return 1;
 }
 
@@ -238,9 +342,13 @@ sim_route_drain(void)
 		struct pmalloc_sim *s = sim_list;
 		while (s != NULL && !(s == sim_tls[i].sim && s->id == sim_tls[i].id))
 			s = s->next;
-		pthread_mutex_unlock(&sim_lock);
 		if (s != NULL)
+			s->refs++;
+		pthread_mutex_unlock(&sim_lock);
+		if (s != NULL) {
 			sim_drain(s);
+			sim_put(s);
+		}
 	}
 }
 
@@ -274,6 +382,20 @@ sim_route_set(void *dst, int c, size_t len, unsigned flags)
 
 /* ---- Public API (pmalloc.h) ------------------------------------------------- */
 
+/* sim_lock_init -- a recursive lock: the hook runs holding it and reads the sim; 0 or -1 */
+static int
+sim_lock_init(struct pmalloc_sim *sim)
+{
+	pthread_mutexattr_t attr;
+	if (pthread_mutexattr_init(&attr) != 0)
+		return -1;
+	int rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	if (rc == 0)
+		rc = pthread_mutex_init(&sim->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
+}
+
 API PMALLOC_SIM *
 pmalloc_sim_new(size_t size)
 {
@@ -292,11 +414,12 @@ pmalloc_sim_new(size_t size)
 	sim->persisted = calloc(1, size);
 	sim->pending = calloc(1, size);
 	sim->pending_map = calloc((nlines + BITS - 1) / BITS, sizeof(uint64_t));
+	sim->flusher = calloc(nlines, sizeof(uint32_t));
 	void *work = mmap(NULL, sim->map_size, PROT_READ | PROT_WRITE,
 		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	sim->work = work == MAP_FAILED ? NULL : work;
 	if (sim->persisted == NULL || sim->pending == NULL || sim->pending_map == NULL ||
-	    sim->work == NULL)
+	    sim->flusher == NULL || sim->work == NULL || sim_lock_init(sim) != 0)
 		goto nomem;
 	sim->ops = (struct pmem_ops){ sim_ops_persist, sim_ops_flush, sim_ops_drain,
 		sim_ops_copy, sim_ops_fill, sim, "sim" };
@@ -310,14 +433,8 @@ pmalloc_sim_new(size_t size)
 	return sim;
 
 nomem:
-	if (sim != NULL) {
-		if (sim->work != NULL)
-			munmap(sim->work, sim->map_size);
-		free(sim->persisted);
-		free(sim->pending);
-		free(sim->pending_map);
-		free(sim);
-	}
+	if (sim != NULL)
+		sim_free_images(sim);
 	errmsg_set(ENOMEM, "pmalloc_sim_new: no memory for three images of %zu bytes", size);
 	return NULL;
 }
@@ -335,12 +452,11 @@ pmalloc_sim_delete(PMALLOC_SIM *sim)
 			break;
 		}
 	}
+	sim->deleted = 1;
+	int last = sim->refs == 0; /* else a routed call on another thread frees it */
 	pthread_mutex_unlock(&sim_lock);
-	munmap(sim->work, sim->map_size);
-	free(sim->persisted);
-	free(sim->pending);
-	free(sim->pending_map);
-	free(sim);
+	if (last)
+		sim_free(sim);
 }
 
 API void *
@@ -368,14 +484,17 @@ pmalloc_sim_load(PMALLOC_SIM *sim, const void *image, size_t len)
 		errmsg_set(EINVAL, "pmalloc_sim_load: %zu bytes do not fit the simulator", len);
 		return -1;
 	}
+	sim_enter(sim);
 	if (len != 0)
 		memcpy(sim->work, image, len);
 	memset(sim->work + len, 0, sim->size - len);
 	memcpy(sim->persisted, sim->work, sim->size);
 	memset(sim->pending_map, 0,
 		(sim->size / FLUSH_LINE + BITS - 1) / BITS * sizeof(uint64_t));
+	memset(sim->flusher, 0, sim->size / FLUSH_LINE * sizeof(uint32_t));
 	sim->npending = 0;
 	sim->drains = 0;
+	sim_leave(sim);
 	return 0;
 }
 
@@ -384,14 +503,21 @@ pmalloc_sim_set_hook(PMALLOC_SIM *sim, pmalloc_sim_hook hook, void *arg)
 {
 	if (sim == NULL)
 		return;
+	sim_enter(sim); /* waits for a hook another thread is running */
 	sim->hook = hook;
 	sim->hook_arg = arg;
+	sim_leave(sim);
 }
 
 API uint64_t
 pmalloc_sim_drains(const PMALLOC_SIM *sim)
 {
-	return sim ? sim->drains : 0;
+	if (sim == NULL)
+		return 0;
+	sim_enter(sim);
+	uint64_t n = sim->drains;
+	sim_leave(sim);
+	return n;
 }
 
 API int
@@ -401,7 +527,9 @@ pmalloc_sim_persisted(const PMALLOC_SIM *sim, void *dst, size_t len)
 		errmsg_set(EINVAL, "pmalloc_sim_persisted: %zu bytes do not fit the simulator", len);
 		return -1;
 	}
+	sim_enter(sim);
 	memcpy(dst, sim->persisted, len);
+	sim_leave(sim);
 	return 0;
 }
 
@@ -419,11 +547,10 @@ pmalloc_sim_words(const PMALLOC_SIM *sim, struct pmalloc_sim_word *out, size_t n
 	if (sim == NULL)
 		return 0;
 	size_t count = 0;
+	sim_enter(sim);
 	for (size_t line = 0; line < sim->size / FLUSH_LINE; line++) {
 		size_t base = line * FLUSH_LINE;
 		int pend = (sim->pending_map[line / BITS] >> (line % BITS)) & 1;
-		if (!pend && memcmp(sim->work + base, sim->persisted + base, FLUSH_LINE) == 0)
-			continue;
 		for (size_t off = base; off < base + FLUSH_LINE; off += WORD) {
 			uint64_t v[3] = { 0, 0, 0 };
 			uint32_t nv = 1;
@@ -433,7 +560,7 @@ pmalloc_sim_words(const PMALLOC_SIM *sim, struct pmalloc_sim_word *out, size_t n
 				if (f != v[0])
 					v[nv++] = f;
 			}
-			uint64_t w = sim_word(sim->work, off);
+			uint64_t w = sim_work_word(sim, off);
 			if (w != v[0] && (nv == 1 || w != v[1]))
 				v[nv++] = w;
 			if (nv == 1)
@@ -446,5 +573,6 @@ pmalloc_sim_words(const PMALLOC_SIM *sim, struct pmalloc_sim_word *out, size_t n
 			count++;
 		}
 	}
+	sim_leave(sim);
 	return count;
 }

@@ -5,12 +5,20 @@
  * writes: an anonymous mapping), `persisted` (what is on the media for sure)
  * and `pending` (line snapshots taken by flushes that no drain has completed).
  * sim_flush snapshots lines into `pending`; sim_drain first reports a drain
- * point to the hook, then copies the pending lines into `persisted`.
+ * point to the hook, then copies the pending lines its thread flushed into
+ * `persisted` (a fence orders only its own core's write-backs).
  * A crash at a drain point keeps `persisted` plus, for every aligned 8-byte
  * word, any of the values it may hold: persisted, pending or working.
  *
+ * Threads: every drain of every thread is a point, numbered under the sim's
+ * lock, which is held through the hook: the number of points is the
+ * workload's, and the hook sees images no flush or drain changes meanwhile.
+ * Which thread's drain gets which number is up to the scheduler.
+ *
  * Glossary:
  *   drain point -- a sim_drain call: the hook sees the state just before it.
+ *   flusher     -- the thread that flushed a pending line (SIM_SHARED if several
+ *                  did): a drain of that thread (or of any, if shared) persists it.
  *   word        -- an aligned 8-byte unit: x86 stores it atomically, no larger.
  *   candidate   -- a word whose persisted, pending and working values are not
  *                  all equal: a crash may leave any of them.
@@ -40,7 +48,7 @@ sim_active(void)
 /* Snapshot the lines of [addr, addr+len) that lie in sim (sim's flush). */
 void sim_flush(struct pmalloc_sim *sim, const void *addr, size_t len);
 
-/* A drain point: call the hook, then copy the pending lines to the persisted image. */
+/* A drain point: call the hook, then persist the pending lines this thread flushed. */
 void sim_drain(struct pmalloc_sim *sim);
 
 /* If a sim holds addr: flush it there, remember it for this thread's next drain; 1. Else 0. */
