@@ -1,6 +1,11 @@
 """Helpers of the shim tests (tests/test_shim_*.py): environments with and without
-libvmmalloc.so, building the programs under tests/shim, running them, reading the
-PMALLOC_STATS line, and finding a CPython that carries its own test package.
+libvmmalloc.so, building the programs under tests/shim, running them, comparing a run
+under the shim with the run without it, reading the PMALLOC_STATS line, and finding a
+CPython that carries its own test package and running its test cases.
+
+The comparison never takes the host for flawless: what fails without the shim too is
+reported (a Reported warning) and left out; only what passed without the shim must pass
+under it.
 
 The sanitized run (PMALLOC_SANITIZED=1) builds the shim with ASan + UBSan. Preloading
 that into another program cannot test the shim: the ASan runtime must come first in
@@ -15,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -22,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -124,6 +131,18 @@ def run(cmd: Sequence[str], env: dict[str, str], timeout: float = 120,
     return Run(cmd, proc.returncode, proc.stdout, proc.stderr)
 
 
+# ---- comparing with the run without the shim ----------------------------------------------
+
+class Reported(UserWarning):
+    """What a comparison with the run without the shim reports instead of failing: what
+    fails without the shim too (left out), a known difference, a case that passed again."""
+
+
+def report(message: str) -> None:
+    print(message)
+    warnings.warn(Reported(message), stacklevel=2)
+
+
 # ---- building the programs under tests/shim ---------------------------------------------
 
 _BUILD_DIR = Path(tempfile.mkdtemp(prefix="pmalloc-shim-progs-"))
@@ -218,10 +237,39 @@ def cpython_with_tests() -> str | None:
     return None
 
 
-def startup_imports_threading(python: str) -> bool:
-    """Whether `python -I` has imported threading before user code (a site .pth file
-    that does so makes CPython's test_import_from_another_thread fail, shim or not)."""
-    probe = subprocess.run([python, "-I", "-c",
-                            "import sys; print('threading' in sys.modules)"],
-                           capture_output=True, text=True, env=plain_env())
-    return probe.stdout.strip() == "True"
+@dataclasses.dataclass
+class Cases:
+    """CPython's test cases as tests/shim/cpython_cases.py ran them: each case's id ->
+    {"outcome", "detail", "rerun"}; a case the interpreter died in has outcome "died"."""
+    run: Run
+    cases: dict[str, dict[str, str]]
+
+    def outcome(self, case: str) -> str:
+        return self.cases[case]["outcome"] if case in self.cases else "not run"
+
+
+def run_cpython_cases(python: str, names: Sequence[str], env: dict[str, str], workdir: Path,
+                      in_pool: str | None = None, timeout: float = 600) -> Cases:
+    """Run CPython's test modules or cases `names` in a new directory workdir (their
+    current directory); with in_pool, the interpreter first checks its heap is in a
+    pool file under that directory."""
+    workdir.mkdir(parents=True)
+    out = workdir / "cases.jsonl"
+    r = run([python, SHIM_DIR / "cpython_cases.py", out,
+             *(["--in-pool", in_pool] if in_pool else []), *names],
+            env=env, cwd=str(workdir), timeout=timeout)
+    cases: dict[str, dict[str, str]] = {}
+    running = None
+    for line in out.read_text().splitlines() if out.exists() else []:
+        try:
+            event = json.loads(line)
+        except ValueError:   # the last line, cut short by a crash
+            break
+        if "start" in event:
+            running = event["start"]
+        else:
+            cases[event["id"]], running = event, None
+    if running is not None:
+        cases[running] = {"id": running, "outcome": "died", "rerun": running,
+                          "detail": f"the interpreter died in this case\n{r.describe(3000)}"}
+    return Cases(r, cases)
