@@ -143,6 +143,49 @@ def report(message: str) -> None:
     warnings.warn(Reported(message), stacklevel=2)
 
 
+# check.h's lines: "[ RUN  ] name", then "[  OK  ] name" or "[FAILED] name (file.c:123)"
+_CHECK_LINE = re.compile(r"^\[(?P<verdict>  OK  |FAILED| RUN  )\] (?P<name>.+?)"
+                         r"(?: \([^()\s]+:\d+\))?$", re.M)
+
+
+def check_outcomes(stdout: str) -> dict[str, str]:
+    """The checks a check.h program ran: name -> passed, failed, or died (no verdict)."""
+    out: dict[str, str] = {}
+    for m in _CHECK_LINE.finditer(stdout):
+        out[m["name"]] = {"  OK  ": "passed", "FAILED": "failed", " RUN  ": "died"}[m["verdict"]]
+    return out
+
+
+def expect_checks_as_without(shim: Run, plain: Run) -> None:
+    """A check.h program under the shim against its run without it: every check that did
+    not fail without the shim passes under it (those that did are reported and left
+    out), and the program exits 0 under the shim when it did without."""
+    base, seen = check_outcomes(plain.stdout), check_outcomes(shim.stdout)
+    host = [f"{name}: {outcome}" for name, outcome in base.items() if outcome != "passed"]
+    if host or plain.returncode != 0:
+        report(f"{shlex.join(plain.cmd)} fails without the shim too (exit status "
+                    f"{plain.returncode}); left out of the comparison: {host}")
+    differ = [f"{name}: expected passed, as without the shim; saw {seen.get(name, 'not run')}"
+              for name in dict.fromkeys([*base, *seen])
+              if base.get(name, "passed") == "passed" and seen.get(name) != "passed"]
+    assert not differ, ("expected every check that passed without the shim to pass under it"
+                        f"\n" + "\n".join(differ) + f"\n{shim.describe()}")
+    if plain.returncode == 0:
+        shim.expect(0)
+
+
+def expect_output_as_without(shim: Run, plain: Run, what: str) -> bool:
+    """A program under the shim against its run without it: the same exit status and
+    byte-identical stdout. Whether it succeeded without the shim (reported if not)."""
+    assert (shim.returncode, shim.stdout_bytes) == (plain.returncode, plain.stdout_bytes), (
+        f"expected {what} under the shim to exit and print as without it\n"
+        f"--- without the shim ---\n{plain.describe()}\n--- under it ---\n{shim.describe()}")
+    if plain.returncode != 0:
+        report(f"{what} fails without the shim too; only the outputs were compared\n"
+                    f"{plain.describe(limit=2000)}")
+    return plain.returncode == 0
+
+
 # ---- building the programs under tests/shim ---------------------------------------------
 
 _BUILD_DIR = Path(tempfile.mkdtemp(prefix="pmalloc-shim-progs-"))

@@ -19,9 +19,9 @@ import sys
 
 import pytest
 
-from shim_support import (SHIM_DIR, MiB, Cases, cpython_with_tests, needs_preload, plain_env,
-                          pmalloc_cli, report, run, run_cpython_cases, shim_env, stats_lines,
-                          stats_of)
+from shim_support import (SHIM_DIR, MiB, Cases, cpython_with_tests, expect_output_as_without,
+                          needs_preload, plain_env, pmalloc_cli, report, run,
+                          run_cpython_cases, shim_env, stats_lines, stats_of)
 
 pytestmark = needs_preload
 
@@ -151,15 +151,14 @@ def sqlite3_cli():
 
 def test_sqlite3_output_identical(sqlite3_cli, pool_dir):
     script = (SHIM_DIR / "workload.sql").read_bytes()
-    base = run([sqlite3_cli], env=plain_env(), stdin=script, timeout=120).expect(0)
-    assert base.stdout.splitlines()[-1] == "ok", base.describe()   # integrity_check
+    base = run([sqlite3_cli], env=plain_env(), stdin=script, timeout=120)
     shim = run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--stats", "--", sqlite3_cli],
-               env=plain_env(), stdin=script, timeout=120).expect(0)
-    assert shim.stdout_bytes == base.stdout_bytes, (
-        "expected sqlite3's output under the shim to be byte-identical to the run without it"
-        f"\n--- without ---\n{base.stdout}\n--- with ---\n{shim.stdout}")
-    st = stats_of(shim.stderr)
-    assert st["dir"] == pool_dir and st["nmalloc"] > 10000, st
+               env=plain_env(), stdin=script, timeout=120)
+    if expect_output_as_without(shim, base, "sqlite3 running workload.sql"):
+        if base.stdout.splitlines()[-1:] != ["ok"]:   # integrity_check
+            report(f"sqlite3's integrity_check without the shim: not ok\n{base.describe()}")
+        st = stats_of(shim.stderr)
+        assert st["dir"] == pool_dir and st["nmalloc"] > 10000, st
 
 
 def test_gcc_object_identical(tmp_path, pool_dir):
@@ -172,11 +171,12 @@ def test_gcc_object_identical(tmp_path, pool_dir):
     for name in ("plain", "shim"):
         (tmp_path / name).mkdir()
         shutil.copy(src, tmp_path / name / "gen.c")
-    run(["gcc", "-O2", "-c", "gen.c", "-o", "gen.o"], env=plain_env(), cwd=str(tmp_path / "plain"),
-        timeout=180).expect(0)
+    base = run(["gcc", "-O2", "-c", "gen.c", "-o", "gen.o"], env=plain_env(),
+               cwd=str(tmp_path / "plain"), timeout=180)
     shim = run(["gcc", "-O2", "-c", "gen.c", "-o", "gen.o"], cwd=str(tmp_path / "shim"),
                env=shim_env(PMALLOC_POOL_DIR=pool_dir, PMALLOC_STATS="1"), timeout=180)
-    shim.expect(0)
+    if not expect_output_as_without(shim, base, "gcc -O2 -c gen.c"):
+        return
     a, b = tmp_path / "plain" / "gen.o", tmp_path / "shim" / "gen.o"
     assert filecmp.cmp(a, b, shallow=False), (
         f"expected byte-identical objects: {a.stat().st_size} bytes without the shim, "
@@ -191,11 +191,11 @@ def test_python_heap_counted_by_stats(cpython, pool_dir):
     # so it is still allocated when the shim reports at exit
     code = ("import ctypes\nb = bytearray(100 << 20)\nb[::4096] = b'x' * len(b[::4096])\n"
             "ctypes.pythonapi.Py_IncRef(ctypes.py_object(b))\nprint(len(b))\n")
-    base = run([cpython, "-c", code], env=plain_env()).expect(0)
-    assert "pmalloc" not in base.stderr
+    base = run([cpython, "-c", code], env=plain_env())
     r = run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--stats", "--", cpython, "-c",
-             code], env=plain_env()).expect(0)
-    assert r.stdout == base.stdout == f"{100 << 20}\n"
+             code], env=plain_env())
+    if not expect_output_as_without(r, base, "CPython holding 100 MiB"):
+        return
     st = stats_of(r.stderr)
     assert st["allocated"] >= 100 * MiB, (
         f"expected the 100 MiB bytearray counted: allocated >= {100 * MiB}, saw "
@@ -207,10 +207,13 @@ def test_python_memory_error_past_the_pool(cpython, pool_dir):
     code = ("try:\n    b = bytearray(512 << 20)\n    print('allocated', len(b))\n"
             "except MemoryError:\n    print('MemoryError')\n"
             "x = [str(i) * 3 for i in range(200000)]\nprint(len(x))\n")
-    base = run([cpython, "-c", code], env=plain_env()).expect(0)
-    assert base.stdout == f"allocated {512 << 20}\n200000\n", base.describe()
+    base = run([cpython, "-c", code], env=plain_env())
+    if base.returncode != 0 or not base.stdout.endswith("\n200000\n"):
+        report(f"CPython fails this program without the shim too\n{base.describe()}")
+        return
     r = run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--pool-size", "64M", "--",
              cpython, "-c", code], env=plain_env()).expect(0)
+    # without the shim the 512 MiB fit in memory, or not: the host's to say
     assert r.stdout == "MemoryError\n200000\n", r.describe()
     uncaught = run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--pool-size", "64M", "--",
                     cpython, "-c", "bytearray(512 << 20)"], env=plain_env())
