@@ -17,6 +17,7 @@ family's edge cases with the functions taken from the shim by dlsym.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import hashlib
@@ -189,6 +190,7 @@ def expect_output_as_without(shim: Run, plain: Run, what: str) -> bool:
 # ---- building the programs under tests/shim ---------------------------------------------
 
 _BUILD_DIR = Path(tempfile.mkdtemp(prefix="pmalloc-shim-progs-"))
+atexit.register(shutil.rmtree, _BUILD_DIR, ignore_errors=True)
 
 
 def build(name: str, sanitize: bool | None = None) -> Path:
