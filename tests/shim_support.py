@@ -1,6 +1,11 @@
 """Helpers of the shim tests (tests/test_shim_*.py): environments with and without
-libvmmalloc.so, building the programs under tests/shim, running them, reading the
-PMALLOC_STATS line, and finding a CPython that carries its own test package.
+libvmmalloc.so, building the programs under tests/shim, running them, comparing a run
+under the shim with the run without it, reading the PMALLOC_STATS line, and finding a
+CPython that carries its own test package and running its test cases.
+
+The comparison never takes the host for flawless: what fails without the shim too is
+reported (a Reported warning) and left out; only what passed without the shim must pass
+under it.
 
 The sanitized run (PMALLOC_SANITIZED=1) builds the shim with ASan + UBSan. Preloading
 that into another program cannot test the shim: the ASan runtime must come first in
@@ -12,9 +17,11 @@ family's edge cases with the functions taken from the shim by dlsym.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -22,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -124,9 +132,65 @@ def run(cmd: Sequence[str], env: dict[str, str], timeout: float = 120,
     return Run(cmd, proc.returncode, proc.stdout, proc.stderr)
 
 
+# ---- comparing with the run without the shim ----------------------------------------------
+
+class Reported(UserWarning):
+    """What a comparison with the run without the shim reports instead of failing: what
+    fails without the shim too (left out), a known difference, a case that passed again."""
+
+
+def report(message: str) -> None:
+    print(message)
+    warnings.warn(Reported(message), stacklevel=2)
+
+
+# check.h's lines: "[ RUN  ] name", then "[  OK  ] name" or "[FAILED] name (file.c:123)"
+_CHECK_LINE = re.compile(r"^\[(?P<verdict>  OK  |FAILED| RUN  )\] (?P<name>.+?)"
+                         r"(?: \([^()\s]+:\d+\))?$", re.M)
+
+
+def check_outcomes(stdout: str) -> dict[str, str]:
+    """The checks a check.h program ran: name -> passed, failed, or died (no verdict)."""
+    out: dict[str, str] = {}
+    for m in _CHECK_LINE.finditer(stdout):
+        out[m["name"]] = {"  OK  ": "passed", "FAILED": "failed", " RUN  ": "died"}[m["verdict"]]
+    return out
+
+
+def expect_checks_as_without(shim: Run, plain: Run) -> None:
+    """A check.h program under the shim against its run without it: every check that did
+    not fail without the shim passes under it (those that did are reported and left
+    out), and the program exits 0 under the shim when it did without."""
+    base, seen = check_outcomes(plain.stdout), check_outcomes(shim.stdout)
+    host = [f"{name}: {outcome}" for name, outcome in base.items() if outcome != "passed"]
+    if host or plain.returncode != 0:
+        report(f"{shlex.join(plain.cmd)} fails without the shim too (exit status "
+                    f"{plain.returncode}); left out of the comparison: {host}")
+    differ = [f"{name}: expected passed, as without the shim; saw {seen.get(name, 'not run')}"
+              for name in dict.fromkeys([*base, *seen])
+              if base.get(name, "passed") == "passed" and seen.get(name) != "passed"]
+    assert not differ, ("expected every check that passed without the shim to pass under it"
+                        f"\n" + "\n".join(differ) + f"\n{shim.describe()}")
+    if plain.returncode == 0:
+        shim.expect(0)
+
+
+def expect_output_as_without(shim: Run, plain: Run, what: str) -> bool:
+    """A program under the shim against its run without it: the same exit status and
+    byte-identical stdout. Whether it succeeded without the shim (reported if not)."""
+    assert (shim.returncode, shim.stdout_bytes) == (plain.returncode, plain.stdout_bytes), (
+        f"expected {what} under the shim to exit and print as without it\n"
+        f"--- without the shim ---\n{plain.describe()}\n--- under it ---\n{shim.describe()}")
+    if plain.returncode != 0:
+        report(f"{what} fails without the shim too; only the outputs were compared\n"
+                    f"{plain.describe(limit=2000)}")
+    return plain.returncode == 0
+
+
 # ---- building the programs under tests/shim ---------------------------------------------
 
 _BUILD_DIR = Path(tempfile.mkdtemp(prefix="pmalloc-shim-progs-"))
+atexit.register(shutil.rmtree, _BUILD_DIR, ignore_errors=True)
 
 
 def build(name: str, sanitize: bool | None = None) -> Path:
@@ -218,10 +282,39 @@ def cpython_with_tests() -> str | None:
     return None
 
 
-def startup_imports_threading(python: str) -> bool:
-    """Whether `python -I` has imported threading before user code (a site .pth file
-    that does so makes CPython's test_import_from_another_thread fail, shim or not)."""
-    probe = subprocess.run([python, "-I", "-c",
-                            "import sys; print('threading' in sys.modules)"],
-                           capture_output=True, text=True, env=plain_env())
-    return probe.stdout.strip() == "True"
+@dataclasses.dataclass
+class Cases:
+    """CPython's test cases as tests/shim/cpython_cases.py ran them: each case's id ->
+    {"outcome", "detail", "rerun"}; a case the interpreter died in has outcome "died"."""
+    run: Run
+    cases: dict[str, dict[str, str]]
+
+    def outcome(self, case: str) -> str:
+        return self.cases[case]["outcome"] if case in self.cases else "not run"
+
+
+def run_cpython_cases(python: str, names: Sequence[str], env: dict[str, str], workdir: Path,
+                      in_pool: str | None = None, timeout: float = 600) -> Cases:
+    """Run CPython's test modules or cases `names` in a new directory workdir (their
+    current directory); with in_pool, the interpreter first checks its heap is in a
+    pool file under that directory."""
+    workdir.mkdir(parents=True)
+    out = workdir / "cases.jsonl"
+    r = run([python, SHIM_DIR / "cpython_cases.py", out,
+             *(["--in-pool", in_pool] if in_pool else []), *names],
+            env=env, cwd=str(workdir), timeout=timeout)
+    cases: dict[str, dict[str, str]] = {}
+    running = None
+    for line in out.read_text().splitlines() if out.exists() else []:
+        try:
+            event = json.loads(line)
+        except ValueError:   # the last line, cut short by a crash
+            break
+        if "start" in event:
+            running = event["start"]
+        else:
+            cases[event["id"]], running = event, None
+    if running is not None:
+        cases[running] = {"id": running, "outcome": "died", "rerun": running,
+                          "detail": f"the interpreter died in this case\n{r.describe(3000)}"}
+    return Cases(r, cases)

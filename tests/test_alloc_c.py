@@ -109,7 +109,7 @@ def test_threads_churn_without_false_exhaustion(c_program, pool_dir):
 
 @pytest.mark.parametrize("children_use", ["own-pool", "inherited"])
 def test_fork_while_threads_allocate(c_program, pool_dir, children_use):
-    run = c_program("vmem_fork.c", pool_dir, "16", children_use, timeout=45 * SLOW)
+    run = c_program("vmem_fork.c", pool_dir, "16", children_use, timeout=150 * SLOW)
     print(run.stdout)
     run.expect_success()
     no_files_left(pool_dir)

@@ -74,17 +74,23 @@ def live_bytes(p: Pool) -> int:
     return int(p.stats()["allocated"])
 
 
-def settled_live_bytes(p: Pool, target: int, timeout: float = 5.0) -> int:
-    """live_bytes once it is <= target, or its last value after timeout seconds.
+def os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def wait_os_threads_gone(before: int) -> None:
+    """Wait until this process is back to `before` OS threads.
 
     A thread's cache goes back to the pool when the OS thread exits, which CPython's
-    Thread.join() does not wait for; the figures move until every such flush is done.
+    Thread.join() does not wait for: the pool's figures are final only once the kernel
+    has no such thread left. The wait ends on that condition, however slow the machine;
+    the long bound only turns a hang into a failure.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        now = live_bytes(p)
-        if now <= target or time.monotonic() > deadline:
-            return now
+    hang = time.monotonic() + 300
+    while os_threads() > before:
+        assert time.monotonic() < hang, (
+            f"expected the joined threads to leave the process: {before} OS threads, "
+            f"saw {os_threads()} for 300 s")
         time.sleep(0.01)
 
 
@@ -646,7 +652,7 @@ def test_threads_allocate_concurrently(pool: Pool) -> None:
     nthreads, rounds = 8, 600
     handoff: queue.Queue[tuple[Buffer, bytes]] = queue.Queue()
     errors: list[str] = []
-    base = live_bytes(pool)
+    base, base_threads = live_bytes(pool), os_threads()
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)
@@ -699,44 +705,59 @@ def test_threads_allocate_concurrently(pool: Pool) -> None:
         b.free()
     assert not errors, f"expected no errors, saw {errors[:5]}"
     assert pool.check()
-    end = settled_live_bytes(pool, base)
+    wait_os_threads_gone(base_threads)
+    end = live_bytes(pool)
     assert end <= base, f"expected {base} live bytes once the threads are gone, saw {end}"
 
 
 def test_close_races_with_threads(tmp_path) -> None:
+    """close() while four threads allocate: each thread then sees only closed-pool
+    errors. A close that meets a memoryview is refused (BufferError) and tried again."""
     p = Pool(tmp_path, SMALL_POOL)
     stop = threading.Event()
+    started = threading.Semaphore(0)   # one release per thread, after its first round
     unexpected: list[str] = []
 
     def worker() -> None:
-        while not stop.is_set():
-            try:
+        announced = False
+        try:
+            while not stop.is_set():
                 b = p.malloc(256)
                 with memoryview(b) as m:
                     m[0] = 1
                 b.free()
-            except (PoolClosedError, InvalidBufferError):
-                return
-            except ValueError:  # memoryview of a buffer the close invalidated
-                return
-            except BaseException as e:
-                unexpected.append(f"{type(e).__name__}: {e}")
-                return
+                if not announced:
+                    started.release()
+                    announced = True
+        except (PoolClosedError, InvalidBufferError):
+            return
+        except ValueError:  # memoryview of a buffer the close invalidated
+            return
+        except BaseException as e:
+            unexpected.append(f"{type(e).__name__}: {e}")
+        finally:
+            if not announced:   # a thread that stops early does not hold up the test
+                started.release()
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
-    deadline = time.monotonic() + 10
-    while True:
+    for _ in threads:   # every thread is allocating (or has already stopped)
+        started.acquire()
+    # a bounded number of tries, not a time limit: on a busy machine each try still comes
+    # while the threads run; if none finds a moment without a memoryview, the threads
+    # stop and the close must succeed then
+    for _ in range(10000):
         try:
             p.close()
             break
         except BufferError:  # a worker held a memoryview at that instant
-            assert time.monotonic() < deadline, "close never found a moment without exports"
+            time.sleep(0)
     stop.set()
     for t in threads:
         t.join()
+    if not p.closed:
+        p.close()
     assert p.closed
     assert not unexpected, f"expected only closed-pool errors, saw {unexpected}"
 

@@ -172,7 +172,7 @@ child_own_pool(unsigned nr)
 static int
 child(unsigned nr)
 {
-	alarm(20);   /* a deadlock ends as SIGALRM */
+	alarm(60);   /* a deadlock ends as SIGALRM (a child works for well under 1 s) */
 	int bad = 0;
 	for (unsigned i = 0; i < NOBJ; i++) {
 		if (objs[i] == NULL)
@@ -204,7 +204,9 @@ main(int argc, char *argv[])
 	if (argc > 3)
 		use_inherited = strcmp(argv[3], "own-pool") != 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	alarm(30);   /* the parent too: a hang ends as SIGALRM with the output so far */
+	/* the parent too: a hang ends as SIGALRM with the output so far; 2 s of work
+	 * quiet, allowed for ASan on a loaded machine (the test waits longer still) */
+	alarm(120);
 
 	pool_dir = argv[1];
 	vmp = vmem_create(pool_dir, (size_t)256 << 20);

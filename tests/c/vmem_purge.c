@@ -9,8 +9,8 @@
  * allocate and touch 64 MiB (32 MiB of small objects) in a fresh 256 MiB pool,
  * read the file's allocated size both from pmalloc_vmem_stats and by stat()ing
  * the mapping through /proc/self/map_files, free everything, and expect the
- * allocated size to fall to at most 5 % of its peak (within a few seconds for
- * the decay cases, with a little allocator traffic meanwhile). Last, a free
+ * allocated size to fall to at most 5 % of its peak (for the decay cases, once
+ * a few seconds and MIN_TICKS rounds of allocator traffic have passed). Last, a free
  * small beside what stays live (below any cap on dirty memory) goes back once
  * its decay time has passed, with no purge call.
  */
@@ -31,6 +31,13 @@
 #include "check.h"
 
 #define POOL_SIZE ((size_t)256 << 20)
+
+/*
+ * Decay is a time, looked at when the allocator is used: a wait for it ends once
+ * the time has passed *and* MIN_TICKS rounds of traffic have run, so a busy
+ * machine (fewer rounds a second) waits longer instead of failing.
+ */
+#define MIN_TICKS 300
 
 enum mode { EXPLICIT, DECAY_ZERO, DECAY_SHORT };
 static const char *const mode_names[] = { "purge", "decay-0", "decay-200ms" };
@@ -144,7 +151,8 @@ run(const char *dir, enum mode mode, const struct kind *k)
 		after = stats_file_allocated(vmp);
 	} else {
 		double limit = mode == DECAY_ZERO ? 2.0 : 5.0;
-		while (after > peak / 20 && now_s() - t0 < limit) {
+		for (unsigned ticks = 0; after > peak / 20 &&
+				(now_s() - t0 < limit || ticks < MIN_TICKS); ticks++) {
 			tick(vmp);
 			after = stats_file_allocated(vmp);
 		}
@@ -199,7 +207,8 @@ under_cap(const char *dir, long decay)
 	uint64_t goal = peak - (uint64_t)FREE * mib * 9 / 10;
 	double t0 = now_s();
 	uint64_t after = at_free;
-	while (after > goal && now_s() - t0 < 3.0 + (double)decay / 1000.0) {
+	for (unsigned ticks = 0; after > goal &&
+			(now_s() - t0 < 3.0 + (double)decay / 1000.0 || ticks < MIN_TICKS); ticks++) {
 		tick(vmp);
 		after = stats_file_allocated(vmp);
 	}
