@@ -30,11 +30,7 @@ CPYTHON_TESTS = ("test_dict", "test_list", "test_set", "test_bytes", "test_json"
                  "test_threading", "test_weakref", "test_gc", "test_subprocess")
 
 # Modules whose differences under the shim are reported, not failed: module -> why.
-EXPECTED_TO_DIFFER = {
-    # added pending the shim's fd fix; remove this entry with it
-    "test_subprocess": "the shim leaks a file descriptor into children "
-                       "(test_pass_fds_redirected sees an extra fd)",
-}
+EXPECTED_TO_DIFFER: dict[str, str] = {}
 
 # A case that passed without the shim but not under it runs again, alone, both ways, up
 # to RERUNS times: a difference is real when it never passes under the shim again but

@@ -399,8 +399,9 @@ neighbour(struct heap *h, struct extent *e, bool after)
 	return n;
 }
 
-/* Merge e with its free neighbours of the same state and file it in its bin. */
-static void
+/* Merge e with its free neighbours of the same state and file it in its bin;
+ * the merged extent. */
+static struct extent *
 coalesce_insert(struct heap *h, struct extent *e)
 {
 	struct extents *x = &h->ext;
@@ -429,6 +430,7 @@ coalesce_insert(struct heap *h, struct extent *e)
 	e->szind = SZIND_NONE;
 	pm_bound(h, e, SZIND_NONE);
 	bin_insert(x, e);
+	return e;
 }
 
 /* ---- purging ------------------------------------------------------------ */
@@ -707,6 +709,78 @@ extent_shrink(struct heap *h, struct extent *e, size_t npages, unsigned szind)
 	maybe_purge(h);
 	pthread_mutex_unlock(&x->lock);
 	return true;
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+static bool
+in_use(const struct extent *e)
+{
+	return e->state == EXTENT_SLAB || e->state == EXTENT_LARGE || e->state == EXTENT_META;
+}
+
+int
+extents_fork_copy(struct heap *h, int fd)
+{
+	struct extents *x = &h->ext;
+	size_t map_off = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
+	size_t pm_pages = ((h->pm.limit >> LG_PAGE) * sizeof(uint64_t) + PAGE - 1) >> LG_PAGE;
+	for (size_t p = 0; p < pm_pages; p++) {
+		if (!((x->pm_backed[p / 64] >> (p % 64)) & 1))
+			continue;
+		size_t q = p;
+		while (q + 1 < pm_pages && ((x->pm_backed[(q + 1) / 64] >> ((q + 1) % 64)) & 1))
+			q++;
+		if (region_copy_out(&h->region, fd, map_off + p * PAGE, (q - p + 1) * PAGE))
+			return -1;
+		p = q;
+	}
+	/* runs of extents in use, in one write each */
+	size_t data_off = h->pm.base - (uintptr_t)h->region.base;
+	size_t np = h->pm.limit >> LG_PAGE, run = 0, start = 0;
+	for (size_t p = 0; p < np;) {
+		struct extent *e = pm_extent(h->pm.map[p]);
+		if (in_use(e)) {
+			if (!run)
+				start = p;
+			run += e->npages;
+		} else if (run) {
+			if (region_copy_out(&h->region, fd, data_off + start * PAGE, run * PAGE))
+				return -1;
+			run = 0;
+		}
+		p += e->npages;
+	}
+	return run ? region_copy_out(&h->region, fd, data_off + start * PAGE, run * PAGE) : 0;
+}
+
+void
+extents_fork_child(struct heap *h, bool copied)
+{
+	struct extents *x = &h->ext;
+	size_t np = h->pm.limit >> LG_PAGE;
+	x->purging_pages = 0;
+	for (size_t p = 0; p < np;) {
+		struct extent *e = pm_extent(h->pm.map[p]);
+		if (in_use(e) || (!copied && e->state != EXTENT_PURGING)) {
+			p += e->npages;
+			continue;
+		}
+		if (e->state != EXTENT_PURGING)
+			bin_remove(x, e);
+		if (copied) {          /* not copied: a hole */
+			e->state = EXTENT_CLEAN;
+			e->zeroed = 1;
+			e->backed = !x->reserve;
+		} else {               /* its punch went with the thread: may hold data */
+			e->state = EXTENT_DIRTY;
+			e->zeroed = 0;
+			e->backed = 1;
+			e->tstamp = util_now_ms();
+		}
+		e = coalesce_insert(h, e);
+		p = page_of(h, e->addr) + e->npages;
+	}
 }
 
 /* ---- consistency -------------------------------------------------------- */

@@ -178,6 +178,15 @@ long extent_decay_ms(void);
 /* 0 when PMALLOC_DECAY_MS is unset or valid; else -1 + EINVAL + message. */
 int extent_decay_check(void);
 
+/* Before fork, every lock held: copy the reserved page-map pages and the pages
+ * of every extent in use into the child's file fd; 0 or -1. */
+int extents_fork_copy(struct heap *h, int fd);
+
+/* In a forked child: the runs the parent was punching (their thread is not
+ * here) go back to the free runs; after a copy (extents_fork_copy) every free
+ * run is a clean hole. */
+void extents_fork_child(struct heap *h, bool copied);
+
 /* Walk the page map and the free bins; 1 consistent, 0 not (message set). */
 int extents_check(struct heap *h);
 

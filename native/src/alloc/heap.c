@@ -40,7 +40,7 @@ heap_of(const void *p)
 /*
  * Fork: every heap is locked, so its metadata is a consistent snapshot; then a
  * file-backed heap is separated from the child (a copy of its file, or a
- * copy-on-write remap: region_fork_prepare), since a shared file would let the
+ * copy-on-write remap: region_fork_file), since a shared file would let the
  * two processes corrupt each other. The fds live here, in process memory: the
  * child cannot read the shared header while the parent goes on.
  */
@@ -53,7 +53,16 @@ heap_prefork(void)
 		if (!h)
 			continue;
 		heap_lock_all(h);
-		heap_fork_fd[id] = region_fork_prepare(&h->region);
+		int fd = region_fork_file(&h->region);
+		/* the header, then what the extents hold in use */
+		size_t hdr = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
+		if (fd >= 0 && (region_copy_out(&h->region, fd, 0, hdr) != 0
+				|| extents_fork_copy(h, fd) != 0)) {
+			close(fd);
+			fd = -1;
+			region_fork_cow(&h->region);
+		}
+		heap_fork_fd[id] = fd;
 	}
 }
 
@@ -80,9 +89,11 @@ heap_postfork_child(void)
 		struct heap *h = heap_by_id(id);
 		if (!h)
 			continue;
-		if (heap_fork_fd[id] >= 0)
-			region_fork_child(&h->region, heap_fork_fd[id]);
+		/* the copy's header was taken with every lock held: map it first */
+		bool copied = heap_fork_fd[id] >= 0
+			&& region_fork_child(&h->region, heap_fork_fd[id]);
 		heap_reinit_locks(h);
+		extents_fork_child(h, copied);
 		struct tcache *mine = tcache_peek(h);
 		struct tcache *tc = h->tcaches, *next;
 		for (; tc; tc = next) {

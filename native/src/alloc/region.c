@@ -194,9 +194,31 @@ remap_private(struct region *r)
 	return ok;
 }
 
-/* copy_out -- [off, off+len) of the mapping into the same offsets of fd */
-static int
-copy_out(const struct region *r, int fd, size_t off, size_t len)
+void
+region_fork_cow(struct region *r)
+{
+	if (r->kind == REGION_FILE)
+		remap_private(r);
+}
+
+int
+region_fork_file(struct region *r)
+{
+	if (r->kind != REGION_FILE)
+		return -1;
+	if (region_fork_mode() == FORK_PRIVATE && remap_private(r))
+		return -1;
+	int fd = open_tmpfile(r->dir);
+	if (fd >= 0 && ftruncate(fd, (off_t)r->size) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	remap_private(r);
+	return -1;
+}
+
+int
+region_copy_out(const struct region *r, int fd, size_t off, size_t len)
 {
 	const char *p = (const char *)r->base + off;
 	while (len) {
@@ -212,55 +234,15 @@ copy_out(const struct region *r, int fd, size_t off, size_t len)
 	return 0;
 }
 
-/* copy_resident -- a sparse copy of the region into fd: the pages its file
- * holds (mincore: resident in the page cache), in runs */
-static int
-copy_resident(const struct region *r, int fd)
-{
-	unsigned char vec[4096];
-	size_t total = r->size >> LG_PAGE, run = 0, start = 0;
-	for (size_t done = 0; done < total;) {
-		size_t n = MIN(total - done, sizeof(vec));
-		if (mincore((char *)r->base + done * PAGE, n * PAGE, vec) != 0)
-			return -1;
-		for (size_t i = 0; i < n; i++) {
-			if (vec[i] & 1) {
-				if (!run++)
-					start = done + i;
-			} else if (run) {
-				if (copy_out(r, fd, start * PAGE, run * PAGE) != 0)
-					return -1;
-				run = 0;
-			}
-		}
-		done += n;
-	}
-	return run ? copy_out(r, fd, start * PAGE, run * PAGE) : 0;
-}
-
-int
-region_fork_prepare(struct region *r)
-{
-	if (r->kind != REGION_FILE)
-		return -1;
-	if (region_fork_mode() == FORK_PRIVATE && remap_private(r))
-		return -1;
-	int fd = open_tmpfile(r->dir);
-	if (fd >= 0 && ftruncate(fd, (off_t)r->size) == 0 && copy_resident(r, fd) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	remap_private(r);
-	return -1;
-}
-
-void
+bool
 region_fork_child(struct region *r, int fd)
 {
-	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			fd, 0) == MAP_FAILED)
-		remap_private(r);
+	bool ok = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			fd, 0) != MAP_FAILED;
 	close(fd);
+	if (!ok)
+		remap_private(r);
+	return ok;
 }
 
 bool

@@ -48,15 +48,24 @@ void region_init_caller(struct region *r, void *addr, size_t size);
 /* Unmap and close what region_create_* made (nothing for a caller region). */
 void region_destroy(struct region *r);
 
-/* Before fork, with the heap quiescent: a copy of the region's pages for the
- * child (returns the copy's fd), or a copy-on-write remap (returns -1).
- * PMALLOC_FORK (or VMMALLOC_FORK) = 1 asks for the remap; otherwise the copy,
- * and the remap only where no copy can be made: the two processes never share
- * the file. */
-int region_fork_prepare(struct region *r);
+/* Before fork, with the heap quiescent: a new unlinked file of the region's
+ * size in its directory, for the caller to copy the live pages into
+ * (region_copy_out) and the child to map (region_fork_child); -1 where no copy
+ * is wanted or none can be made, the region then being remapped copy-on-write
+ * (region_fork_cow). PMALLOC_FORK (or VMMALLOC_FORK) = 1 asks for the remap.
+ * Either way the two processes never share the file. */
+int region_fork_file(struct region *r);
 
-/* After fork, in the child: map the copy fd in place of the shared file. */
-void region_fork_child(struct region *r, int fd);
+/* Copy [off, off+len) of the region into the same offsets of fd; 0 or -1. */
+int region_copy_out(const struct region *r, int fd, size_t off, size_t len);
+
+/* Remap the region copy-on-write over its own file, where the process may open
+ * it (/proc/self/map_files): neither process writes the file again. */
+void region_fork_cow(struct region *r);
+
+/* After fork, in the child: map the copy fd in place of the shared file (and
+ * close fd); false if that failed (the region is then copy-on-write). */
+bool region_fork_child(struct region *r, int fd);
 
 /* Give [addr, addr+len) back to the system; true when it now reads as zeros. */
 bool region_purge(const struct region *r, void *addr, size_t len);
