@@ -181,6 +181,29 @@ class Buffer(NoCopy, View):
         pool._collect(self)
 
 
+# ---- Thread exit -----------------------------------------------------------------------------
+
+
+class _ThreadCaches:
+    """Kept in a threading.local by every thread that uses a pool. CPython drops a thread's
+    locals as the thread ends, before ``join()`` returns, and long before the C thread exits
+    and frees its caches; so the caches are given back here, and a ``purge()`` or ``stats()``
+    after ``join()`` sees every page the thread held."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        lib.pmalloc_thread_flush()
+
+
+_thread_state = threading.local()
+
+
+def _note_thread() -> None:
+    if not hasattr(_thread_state, "caches"):
+        _thread_state.caches = _ThreadCaches()
+
+
 # ---- Pool ------------------------------------------------------------------------------------
 
 # Pools whose lock must be renewed in a forked child (another thread may have held it).
@@ -427,7 +450,7 @@ class Pool(NoCopy):
             self._unlock()
 
     def purge(self) -> None:
-        """Flush this thread's cache and give every free page back to the system now."""
+        """Give back what every thread caches idle, and every free page to the system, now."""
         self._lock.acquire()
         try:
             if lib.pmalloc_vmem_purge(self._handle()) != 0:
@@ -473,6 +496,7 @@ class Pool(NoCopy):
         vmp = self._vmp
         if vmp is None:
             raise PoolClosedError("operation on a closed pool")
+        _note_thread()
         return vmp
 
     def _adopt(self, ptr: Any, size: int) -> Buffer:

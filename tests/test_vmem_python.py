@@ -810,3 +810,41 @@ def test_package_exports() -> None:
         assert hasattr(pmalloc, name), f"pmalloc.{name} missing"
     assert pmalloc.Pool is Pool and pmalloc.Buffer is Buffer
     assert issubclass(pmalloc.OutOfMemoryError, MemoryError)
+
+
+@pytest.mark.parametrize("threads_state", ["idle", "joined"])
+def test_purge_with_threads_gives_every_page_back(pool_dir, threads_state):
+    """Threads allocated and freed; they wait idle, or were joined. purge() then gives
+    back every page: what each thread caches (reclaimed from idle threads; flushed as a
+    joined Python thread ended) and every free page."""
+    with pmalloc.Pool(pool_dir, size=64 << 20) as pool:
+        done = threading.Barrier(9, timeout=120)
+        release = threading.Event()
+
+        def work(seed: int) -> None:
+            try:
+                bufs = [pool.malloc(16 + (seed * 7919 + i * 131) % 20000)
+                        for i in range(500)]
+                for buf in bufs:
+                    buf.free()
+            finally:
+                done.wait()
+                release.wait(timeout=120)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        done.wait()
+        if threads_state == "joined":
+            release.set()
+            for t in threads:
+                t.join()
+        pool.purge()
+        st = pool.stats()
+        release.set()
+        for t in threads:
+            t.join()
+        seen = {k: st[k] for k in ("allocated", "active", "dirty")}
+        assert seen == {"allocated": 0, "active": 0, "dirty": 0}, (
+            f"expected nothing allocated, active or dirty after purge(), saw {seen}")
+        assert pool.check()

@@ -53,8 +53,12 @@ int pmalloc_vmem_stats(VMEM *vmp, struct pmalloc_stats *st);
 /* Fill up to n per-class rows; returns the number of classes, or -1 + errno. */
 int pmalloc_vmem_class_stats(VMEM *vmp, struct pmalloc_class_stats *rows, size_t n);
 
-/* Flush the calling thread's cache and punch out every free page now; 0 or -1. */
+/* Give back what every thread caches idle and punch out every free page now; 0 or -1. */
 int pmalloc_vmem_purge(VMEM *vmp);
+
+/* Give back the calling thread's caches of every pool now, as its exit would (for
+ * runtimes whose threads end before their C thread does). */
+void pmalloc_thread_flush(void);
 
 /* ---- Owner lookup ------------------------------------------------------- */
 

@@ -266,6 +266,12 @@ pmalloc_vmem_purge(VMEM *vmp)
 	return 0;
 }
 
+API void
+pmalloc_thread_flush(void)
+{
+	tcache_thread_flush();
+}
+
 API VMEM *
 pmalloc_vmem_of(const void *ptr)
 {

@@ -1,0 +1,103 @@
+"""A pool whose file system fills up: an exhaustion, never SIGBUS.
+
+Pool files are sparse; a store to a page whose block the file system cannot give kills
+the process with SIGBUS. pmalloc reserves pages before it hands them out, so a full file
+system is a MemoryError (Python), NULL + ENOMEM (C), or the shim's fallback heap. Each
+case mounts a 4 MiB tmpfs under a pool of 64 MiB (root only: skipped elsewhere) and runs
+the program in a child, where a SIGBUS shows as its exit status.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+import pmalloc
+from shim_support import needs_preload, plain_env, pmalloc_cli, run, shim_env, stats_of
+
+MIN_POOL = int(pmalloc._native.lib.VMEM_MIN_POOL)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path) -> Iterator[str]:
+    """A 4 MiB tmpfs, mounted for the test."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    try:
+        yield str(mnt)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+FILL = """
+import sys
+import pmalloc
+pool = pmalloc.Pool(dir=sys.argv[1], size=64 << 20)
+bufs = []
+try:
+    for _ in range(64):
+        buf = pool.malloc(1 << 20)
+        memoryview(buf)[:] = b"x" * (1 << 20)
+        bufs.append(buf)
+    print("no MemoryError")
+except MemoryError as exc:
+    print(f"MemoryError after {len(bufs)} MiB: {exc}")
+assert all(bytes(memoryview(b)[:4]) == b"xxxx" for b in bufs), "held data changed"
+for buf in bufs:
+    buf.free()
+again = pool.malloc(1 << 20)
+memoryview(again)[:] = b"y" * (1 << 20)
+print("room again:", bytes(memoryview(again)[:4]), "consistent:", pool.check())
+"""
+
+
+def test_pool_on_a_full_file_system_raises_memoryerror(tiny_fs):
+    r = run([sys.executable, "-c", FILL, tiny_fs], env=plain_env(), timeout=120)
+    r.expect(0)
+    assert "MemoryError after" in r.stdout and "no room" in r.stdout, (
+        f"expected a MemoryError saying the file system has no room\n{r.describe()}")
+    assert "room again: b'yyyy' consistent: True" in r.stdout, r.describe()
+
+
+def test_demo_on_a_full_file_system_fails_cleanly(tiny_fs):
+    r = run([*pmalloc_cli(), "demo", "--pool-dir", tiny_fs], env=plain_env(), timeout=120)
+    assert r.returncode == 1 and "no room" in r.stderr, (
+        f"expected exit status 1 and a message (not a signal)\n{r.describe()}")
+
+
+PROGRAM = "x = [bytes(1000) for _ in range(10**5)]; print(len(x))"
+
+
+@needs_preload
+@pytest.mark.parametrize("fallback", [False, True], ids=["no-fallback", "fallback"])
+def test_shim_on_a_full_file_system(tiny_fs, fallback):
+    """Without the fallback the program gets its MemoryError; with it, it runs as it
+    runs without the shim."""
+    plain = run([sys.executable, "-c", PROGRAM], env=plain_env(), timeout=120).expect(0)
+    cmd = [*pmalloc_cli(), "run", "--pool-dir", tiny_fs, "--pool-size", "64M",
+           *(["--fallback"] if fallback else []), "--", sys.executable, "-c", PROGRAM]
+    r = run(cmd, env=plain_env(), timeout=120)
+    if fallback:
+        r.expect(0)
+        assert r.stdout == plain.stdout, r.describe()
+    else:
+        assert r.returncode == 1 and "MemoryError" in r.stderr, (
+            f"expected the program's own MemoryError (exit 1), not a signal\n{r.describe()}")
+
+
+@needs_preload
+def test_shim_default_pool_fits_the_free_space(tiny_fs):
+    """Without a size the pool is as large as memory, or the room left if that is less
+    (never below the minimum)."""
+    r = run([sys.executable, "-c", "print(1)"],
+            env=shim_env(PMALLOC_POOL_DIR=tiny_fs, PMALLOC_STATS="1"), timeout=120).expect(0)
+    st = stats_of(r.stderr)
+    assert st["size"] == MIN_POOL, (
+        f"expected a pool of the {MIN_POOL}-byte minimum on a 4 MiB file system, "
+        f"saw {st['size']}\n{r.describe()}")
