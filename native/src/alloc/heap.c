@@ -247,7 +247,7 @@ heap_malloc_slow(struct heap *h, size_t size)
 {
 	if (size <= TCACHE_MAX) {
 		unsigned ind = sz_size2ind(size);
-		struct tcache *tc = tcache_get(h);
+		struct tcache *tc = tcache_get(h, h->serial);
 		if (tc) {
 			void *p = tcache_pop(tc, ind);
 			return likely(p != NULL) ? p : tcache_alloc_slow(h, tc, ind);
@@ -274,7 +274,7 @@ heap_free_slow(struct heap *h, void *p)
 		errmsg_set(EINVAL, "free of %p: not allocated from this pool", p);
 		return;
 	}
-	struct tcache *tc = ind < NCACHED ? tcache_get(h) : NULL;
+	struct tcache *tc = ind < NCACHED ? tcache_get(h, h->serial) : NULL;
 	if (!tc) {
 		if (ind < NSMALL)
 			bin_flush(h, ind, &p, 1);

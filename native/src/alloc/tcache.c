@@ -101,7 +101,7 @@ tcache_peek(struct heap *h)
 }
 
 struct tcache *
-tcache_get(struct heap *h)
+tcache_get_slow(struct heap *h)
 {
 	struct tsd *t = &tsd_tls;
 	if (t->serial == h->serial)

@@ -54,8 +54,19 @@ struct tsd {
 
 extern __thread struct tsd tsd_tls TLS_HOT;
 
-/* The calling thread's cache for h, created on first use; NULL if none can be. */
-struct tcache *tcache_get(struct heap *h);
+/* tcache_get's slow path: another heap's cache was the last one used, or none. */
+struct tcache *tcache_get_slow(struct heap *h);
+
+/* The calling thread's cache for h (whose serial is given), created on first use;
+ * NULL if none can be. */
+static inline struct tcache *
+tcache_get(struct heap *h, uint64_t serial)
+{
+	struct tsd *t = &tsd_tls;
+	if (likely(t->serial == serial))
+		return t->tc;
+	return tcache_get_slow(h);
+}
 
 /* tcache_enter -- the owner is about to touch its bins; false (not busy) while a
  * reclaim empties them: then take a slow path, which waits for it. */
