@@ -145,6 +145,16 @@ def sqlite3_cli():
     return path
 
 
+def test_threads_churn_without_false_memoryerror(pool_dir):
+    """Python threads replace blocks of up to 1 MiB in a 256 MiB pool, with far less
+    live: no MemoryError, as without the shim."""
+    cmd = [sys.executable, SHIM_DIR / "churn.py", "20000"]
+    base = run(cmd, env=plain_env(), timeout=300)
+    shim = run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--pool-size", "256M", "--",
+                *cmd], env=plain_env(), timeout=300)
+    expect_output_as_without(shim, base, "churn.py (8 threads)")
+
+
 def test_sqlite3_output_identical(sqlite3_cli, pool_dir):
     script = (SHIM_DIR / "workload.sql").read_bytes()
     base = run([sqlite3_cli], env=plain_env(), stdin=script, timeout=120)
