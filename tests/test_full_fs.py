@@ -8,31 +8,36 @@ the program in a child, where a SIGBUS shows as its exit status.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 import pmalloc
+from conftest import as_nobody
 from shim_support import needs_preload, plain_env, pmalloc_cli, run, shim_env, stats_of
 
 MIN_POOL = int(pmalloc._native.lib.VMEM_MIN_POOL)
 
 
 @pytest.fixture
-def tiny_fs(tmp_path) -> Iterator[str]:
-    """A 4 MiB tmpfs, mounted for the test."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+def tiny_fs() -> Iterator[str]:
+    """A 4 MiB tmpfs that anyone may write to, mounted for the test (in the temp dir, not
+    under pytest's private one, so that a test may drop root)."""
+    mnt = tempfile.mkdtemp(prefix="pmalloc-tiny-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=1777", "tmpfs", mnt],
                        capture_output=True, text=True)
     if r.returncode != 0:
+        os.rmdir(mnt)
         pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
     try:
-        yield str(mnt)
+        yield mnt
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        os.rmdir(mnt)
 
 
 FILL = """
@@ -101,3 +106,36 @@ def test_shim_default_pool_fits_the_free_space(tiny_fs):
     assert st["size"] == MIN_POOL, (
         f"expected a pool of the {MIN_POOL}-byte minimum on a 4 MiB file system, "
         f"saw {st['size']}\n{r.describe()}")
+
+
+FORK = """
+pool = pmalloc.Pool(dir=sys.argv[1], size=64 << 20)
+bufs = []
+try:
+    while True:
+        buf = pool.malloc(256 << 10)
+        memoryview(buf)[:] = b"p" * (256 << 10)
+        bufs.append(buf)
+except MemoryError:
+    pass
+bufs.pop().free()   # some room for the child's bookkeeping, none for a copy of the heap
+pid = os.fork()
+if pid == 0:
+    ok = all(bytes(memoryview(b)[:1]) == b"p" for b in bufs)
+    for buf in bufs:
+        memoryview(buf)[:] = b"c" * (256 << 10)
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+result = {"child": os.waitstatus_to_exitcode(status), "held": len(bufs),
+          "parent_intact": all(bytes(memoryview(b)) == b"p" * (256 << 10) for b in bufs)}
+"""
+
+
+def test_fork_on_a_full_file_system_keeps_the_heaps_apart(tiny_fs):
+    """No room for the child's copy of the pool in its directory, and no privilege to remap
+    the pool copy-on-write (as nobody): the child gets an anonymous copy, never the
+    parent's file."""
+    seen = as_nobody("import os, sys\nimport pmalloc", FORK, tiny_fs)
+    assert seen["held"] > 0 and seen == {**seen, "child": 0, "parent_intact": True}, (
+        f"expected the child to see the heap as at fork and the parent's heap untouched by "
+        f"the child's writes, saw {seen}")

@@ -720,7 +720,7 @@ in_use(const struct extent *e)
 }
 
 int
-extents_fork_copy(struct heap *h, int fd)
+extents_fork_copy(struct heap *h, const struct region_copy *c)
 {
 	struct extents *x = &h->ext;
 	size_t map_off = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
@@ -731,7 +731,7 @@ extents_fork_copy(struct heap *h, int fd)
 		size_t q = p;
 		while (q + 1 < pm_pages && ((x->pm_backed[(q + 1) / 64] >> ((q + 1) % 64)) & 1))
 			q++;
-		if (region_copy_out(&h->region, fd, map_off + p * PAGE, (q - p + 1) * PAGE))
+		if (region_copy_out(&h->region, c, map_off + p * PAGE, (q - p + 1) * PAGE))
 			return -1;
 		p = q;
 	}
@@ -745,13 +745,13 @@ extents_fork_copy(struct heap *h, int fd)
 				start = p;
 			run += e->npages;
 		} else if (run) {
-			if (region_copy_out(&h->region, fd, data_off + start * PAGE, run * PAGE))
+			if (region_copy_out(&h->region, c, data_off + start * PAGE, run * PAGE))
 				return -1;
 			run = 0;
 		}
 		p += e->npages;
 	}
-	return run ? region_copy_out(&h->region, fd, data_off + start * PAGE, run * PAGE) : 0;
+	return run ? region_copy_out(&h->region, c, data_off + start * PAGE, run * PAGE) : 0;
 }
 
 void

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc/region.h"
 #include "alloc/sizeclass.h"
 #include "common/util.h"
 
@@ -179,8 +180,8 @@ long extent_decay_ms(void);
 int extent_decay_check(void);
 
 /* Before fork, every lock held: copy the reserved page-map pages and the pages
- * of every extent in use into the child's file fd; 0 or -1. */
-int extents_fork_copy(struct heap *h, int fd);
+ * of every extent in use into c, the child's copy; 0 or -1. */
+int extents_fork_copy(struct heap *h, const struct region_copy *c);
 
 /* In a forked child: the runs the parent was punching (their thread is not
  * here) go back to the free runs; after a copy (extents_fork_copy) every free

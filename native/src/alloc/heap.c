@@ -15,7 +15,7 @@ static _Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
 static unsigned heap_max_id;          /* highest id in use (registry lock) */
 static uint64_t heap_serial;          /* last serial handed out (registry lock) */
 static pthread_once_t heap_atfork_once = PTHREAD_ONCE_INIT;
-static int heap_fork_fd[HEAP_MAX_IDS + 1];  /* per fork: the child's pool copies */
+static struct region_copy heap_fork_copy[HEAP_MAX_IDS + 1];  /* per fork: the child's copies */
 
 struct heap *
 heap_by_id(unsigned id)
@@ -39,11 +39,22 @@ heap_of(const void *p)
 
 /*
  * Fork: every heap is locked, so its metadata is a consistent snapshot; then a
- * file-backed heap is separated from the child (a copy of its file, or a
- * copy-on-write remap: region_fork_file), since a shared file would let the
- * two processes corrupt each other. The fds live here, in process memory: the
+ * file-backed heap is separated from the child (a copy of its live pages in a
+ * new file, or in anonymous memory where the file system has no room, or a
+ * copy-on-write remap: region.h), since a shared file would let the two
+ * processes corrupt each other. The fds live here, in process memory: the
  * child cannot read the shared header while the parent goes on.
  */
+/* heap_copy_live -- the header, then what the extents hold in use, into c */
+static int
+heap_copy_live(struct heap *h, const struct region_copy *c)
+{
+	size_t hdr = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
+	if (region_copy_out(&h->region, c, 0, hdr) != 0)
+		return -1;
+	return extents_fork_copy(h, c);
+}
+
 static void
 heap_prefork(void)
 {
@@ -53,16 +64,12 @@ heap_prefork(void)
 		if (!h)
 			continue;
 		heap_lock_all(h);
-		int fd = region_fork_file(&h->region);
-		/* the header, then what the extents hold in use */
-		size_t hdr = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
-		if (fd >= 0 && (region_copy_out(&h->region, fd, 0, hdr) != 0
-				|| extents_fork_copy(h, fd) != 0)) {
-			close(fd);
-			fd = -1;
+		struct region_copy *c = &heap_fork_copy[id];
+		if (region_copy_begin(&h->region, c) && heap_copy_live(h, c) != 0
+				&& (!region_copy_to_anon(&h->region, c) || heap_copy_live(h, c) != 0)) {
+			region_copy_end(&h->region, c);
 			region_fork_cow(&h->region);
 		}
-		heap_fork_fd[id] = fd;
 	}
 }
 
@@ -73,8 +80,7 @@ heap_postfork_parent(void)
 		struct heap *h = heap_by_id(id);
 		if (!h)
 			continue;
-		if (heap_fork_fd[id] >= 0)
-			close(heap_fork_fd[id]);
+		region_copy_end(&h->region, &heap_fork_copy[id]);
 		heap_unlock_all(h);
 	}
 	pthread_mutex_unlock(&heap_registry_lock);
@@ -90,8 +96,8 @@ heap_postfork_child(void)
 		if (!h)
 			continue;
 		/* the copy's header was taken with every lock held: map it first */
-		bool copied = heap_fork_fd[id] >= 0
-			&& region_fork_child(&h->region, heap_fork_fd[id]);
+		struct region_copy *c = &heap_fork_copy[id];
+		bool copied = (c->fd >= 0 || c->mem) && region_fork_child(&h->region, c);
 		heap_reinit_locks(h);
 		extents_fork_child(h, copied);
 		struct tcache *mine = tcache_peek(h);

@@ -201,28 +201,45 @@ region_fork_cow(struct region *r)
 		remap_private(r);
 }
 
-int
-region_fork_file(struct region *r)
+bool
+region_copy_begin(struct region *r, struct region_copy *c)
 {
+	c->fd = -1;
+	c->mem = NULL;
 	if (r->kind != REGION_FILE)
-		return -1;
+		return false;
 	if (region_fork_mode() == FORK_PRIVATE && remap_private(r))
-		return -1;
+		return false;
 	int fd = open_tmpfile(r->dir);
-	if (fd >= 0 && ftruncate(fd, (off_t)r->size) == 0)
-		return fd;
+	if (fd >= 0 && ftruncate(fd, (off_t)r->size) == 0) {
+		c->fd = fd;
+		return true;
+	}
 	if (fd >= 0)
 		close(fd);
-	remap_private(r);
-	return -1;
+	return region_copy_to_anon(r, c);
+}
+
+bool
+region_copy_to_anon(const struct region *r, struct region_copy *c)
+{
+	region_copy_end(r, c);
+	void *mem = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	c->mem = mem == MAP_FAILED ? NULL : mem;
+	return c->mem != NULL;
 }
 
 int
-region_copy_out(const struct region *r, int fd, size_t off, size_t len)
+region_copy_out(const struct region *r, const struct region_copy *c, size_t off, size_t len)
 {
 	const char *p = (const char *)r->base + off;
+	if (c->mem) {
+		memcpy((char *)c->mem + off, p, len);
+		return 0;
+	}
 	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		ssize_t n = pwrite(c->fd, p, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -234,12 +251,32 @@ region_copy_out(const struct region *r, int fd, size_t off, size_t len)
 	return 0;
 }
 
-bool
-region_fork_child(struct region *r, int fd)
+void
+region_copy_end(const struct region *r, struct region_copy *c)
 {
-	bool ok = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			fd, 0) != MAP_FAILED;
-	close(fd);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->mem)
+		munmap(c->mem, r->size);
+	c->fd = -1;
+	c->mem = NULL;
+}
+
+bool
+region_fork_child(struct region *r, const struct region_copy *c)
+{
+	bool ok;
+	if (c->mem) {
+		/* the parent's anonymous copy, now ours alone: moved into place */
+		ok = mremap(c->mem, r->size, r->size, MREMAP_MAYMOVE | MREMAP_FIXED,
+				r->base) != MAP_FAILED;
+		if (ok)
+			r->kind = REGION_ANON;
+	} else {
+		ok = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				c->fd, 0) != MAP_FAILED;
+		close(c->fd);
+	}
 	if (!ok)
 		remap_private(r);
 	return ok;

@@ -48,24 +48,38 @@ void region_init_caller(struct region *r, void *addr, size_t size);
 /* Unmap and close what region_create_* made (nothing for a caller region). */
 void region_destroy(struct region *r);
 
-/* Before fork, with the heap quiescent: a new unlinked file of the region's
- * size in its directory, for the caller to copy the live pages into
- * (region_copy_out) and the child to map (region_fork_child); -1 where no copy
- * is wanted or none can be made, the region then being remapped copy-on-write
- * (region_fork_cow). PMALLOC_FORK (or VMMALLOC_FORK) = 1 asks for the remap.
- * Either way the two processes never share the file. */
-int region_fork_file(struct region *r);
+/* Where a fork's copy of a region goes: a new unlinked file in the region's
+ * directory, or, where that has no room, private anonymous memory that the
+ * child moves in place of the region. */
+struct region_copy {
+	int fd;                /* the child's new pool file, or -1 */
+	void *mem;             /* else the anonymous copy, or NULL */
+};
 
-/* Copy [off, off+len) of the region into the same offsets of fd; 0 or -1. */
-int region_copy_out(const struct region *r, int fd, size_t off, size_t len);
+/* Before fork, with the heap quiescent: a destination for the child's copy of
+ * the live pages (region_copy_out); false when none is wanted: the region is no
+ * shared file, or PMALLOC_FORK (VMMALLOC_FORK) = 1 had it remapped copy-on-write
+ * (region_fork_cow). Either way parent and child never share the file. */
+bool region_copy_begin(struct region *r, struct region_copy *c);
+
+/* Copy [off, off+len) of the region into c at the same offset; 0 or -1. */
+int region_copy_out(const struct region *r, const struct region_copy *c, size_t off,
+		size_t len);
+
+/* A copy into c's file failed (no room): start again in anonymous memory; false
+ * when that cannot be had either. */
+bool region_copy_to_anon(const struct region *r, struct region_copy *c);
+
+/* Release c (the parent, after fork; or a copy given up). */
+void region_copy_end(const struct region *r, struct region_copy *c);
 
 /* Remap the region copy-on-write over its own file, where the process may open
  * it (/proc/self/map_files): neither process writes the file again. */
 void region_fork_cow(struct region *r);
 
-/* After fork, in the child: map the copy fd in place of the shared file (and
- * close fd); false if that failed (the region is then copy-on-write). */
-bool region_fork_child(struct region *r, int fd);
+/* After fork, in the child: put the copy in place of the region; false if it
+ * could not (the region is then remapped copy-on-write where possible). */
+bool region_fork_child(struct region *r, const struct region_copy *c);
 
 /* Give [addr, addr+len) back to the system; true when it now reads as zeros. */
 bool region_purge(const struct region *r, void *addr, size_t len);
