@@ -109,6 +109,7 @@ def test_shim_default_pool_fits_the_free_space(tiny_fs):
 
 
 FORK = """
+os.environ["PMALLOC_FORK"] = sys.argv[2]      # read at the first fork
 pool = pmalloc.Pool(dir=sys.argv[1], size=64 << 20)
 bufs = []
 try:
@@ -131,11 +132,12 @@ result = {"child": os.waitstatus_to_exitcode(status), "held": len(bufs),
 """
 
 
-def test_fork_on_a_full_file_system_keeps_the_heaps_apart(tiny_fs):
-    """No room for the child's copy of the pool in its directory, and no privilege to remap
-    the pool copy-on-write (as nobody): the child gets an anonymous copy, never the
-    parent's file."""
-    seen = as_nobody("import os, sys\nimport pmalloc", FORK, tiny_fs)
+@pytest.mark.parametrize("mode", ["1", "2"])
+def test_fork_on_a_full_file_system_keeps_the_heaps_apart(tiny_fs, mode):
+    """As nobody (no privilege), with no room in the pool's directory: mode 2's copy for
+    the child goes to anonymous memory, mode 1 remaps the pool copy-on-write; the child
+    never writes the parent's file."""
+    seen = as_nobody("import os, sys\nimport pmalloc", FORK, tiny_fs, mode)
     assert seen["held"] > 0 and seen == {**seen, "child": 0, "parent_intact": True}, (
         f"expected the child to see the heap as at fork and the parent's heap untouched by "
         f"the child's writes, saw {seen}")

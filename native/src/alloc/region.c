@@ -36,6 +36,15 @@ open_tmpfile(const char *dir)
 	return fd;
 }
 
+/* spare_private -- a private, inaccessible mapping of the file fd: costs address
+ * space only, and lets the region become copy-on-write with no descriptor */
+static void *
+spare_private(int fd, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int
 region_create_tmpfile(struct region *r, const char *dir, size_t size)
 {
@@ -61,7 +70,8 @@ region_create_tmpfile(struct region *r, const char *dir, size_t size)
 	}
 	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int err = errno;
-	close(fd);          /* the mapping keeps the file (see region.h) */
+	r->cow = base == MAP_FAILED ? NULL : spare_private(fd, size);
+	close(fd);          /* the mappings keep the file (see region.h) */
 	if (base == MAP_FAILED) {
 		errmsg_set_sys(err, "cannot map a %zu-byte pool", size);
 		return -1;
@@ -85,6 +95,7 @@ region_create_anon(struct region *r, size_t size)
 	r->base = base;
 	r->size = size;
 	r->kind = REGION_ANON;
+	r->cow = NULL;
 	r->dir[0] = '\0';
 	return 0;
 }
@@ -95,6 +106,7 @@ region_init_caller(struct region *r, void *addr, size_t size)
 	r->base = addr;
 	r->size = size;
 	r->kind = REGION_CALLER;
+	r->cow = NULL;
 	r->dir[0] = '\0';
 }
 
@@ -103,6 +115,8 @@ region_destroy(struct region *r)
 {
 	if (r->kind != REGION_CALLER)
 		munmap(r->base, r->size);
+	if (r->cow)
+		munmap(r->cow, r->size);
 }
 
 bool
@@ -173,25 +187,22 @@ region_fork_mode(void)
 	return (enum region_fork_mode)mode;
 }
 
-/* remap_private -- the region copy-on-write over its own file, reached through
- * /proc/self/map_files (the region keeps no descriptor; needs the privilege to
- * open it); false where that cannot be done */
+/* remap_private -- the region copy-on-write over its own file: the spare private
+ * mapping, made accessible, replaces the shared one (a private mapping reads
+ * the file's current contents until written) */
 static bool
 remap_private(struct region *r)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
-			(unsigned long)(uintptr_t)r->base,
-			(unsigned long)((uintptr_t)r->base + r->size));
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	if (!r->cow || mprotect(r->cow, r->size, PROT_READ | PROT_WRITE) != 0)
 		return false;
-	bool ok = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-			fd, 0) != MAP_FAILED;
-	close(fd);
-	if (ok)
-		r->kind = REGION_FILE_PRIVATE;
-	return ok;
+	if (mremap(r->cow, r->size, r->size, MREMAP_MAYMOVE | MREMAP_FIXED, r->base)
+			== MAP_FAILED) {
+		mprotect(r->cow, r->size, PROT_NONE);
+		return false;
+	}
+	r->cow = NULL;
+	r->kind = REGION_FILE_PRIVATE;
+	return true;
 }
 
 void
@@ -266,20 +277,29 @@ bool
 region_fork_child(struct region *r, const struct region_copy *c)
 {
 	bool ok;
+	void *parents_cow = r->cow;       /* of the parent's file: not ours to use */
 	if (c->mem) {
 		/* the parent's anonymous copy, now ours alone: moved into place */
 		ok = mremap(c->mem, r->size, r->size, MREMAP_MAYMOVE | MREMAP_FIXED,
 				r->base) != MAP_FAILED;
-		if (ok)
+		if (ok) {
 			r->kind = REGION_ANON;
+			r->cow = NULL;
+		}
 	} else {
 		ok = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 				c->fd, 0) != MAP_FAILED;
+		if (ok)
+			r->cow = spare_private(c->fd, r->size);
 		close(c->fd);
 	}
-	if (!ok)
+	if (!ok) {
 		remap_private(r);
-	return ok;
+		return false;
+	}
+	if (parents_cow)
+		munmap(parents_cow, r->size);
+	return true;
 }
 
 bool

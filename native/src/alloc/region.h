@@ -33,6 +33,8 @@ struct region {
 	void *base;            /* first byte */
 	size_t size;           /* bytes mapped */
 	enum region_kind kind; /* where the memory comes from */
+	void *cow;             /* a file region's spare private mapping of its file
+	                          (PROT_NONE), for region_fork_cow; or NULL */
 	char dir[256];         /* where the file was made (copies go there too) */
 };
 
@@ -73,8 +75,9 @@ bool region_copy_to_anon(const struct region *r, struct region_copy *c);
 /* Release c (the parent, after fork; or a copy given up). */
 void region_copy_end(const struct region *r, struct region_copy *c);
 
-/* Remap the region copy-on-write over its own file, where the process may open
- * it (/proc/self/map_files): neither process writes the file again. */
+/* Remap the region copy-on-write over its own file (its spare private mapping,
+ * made while the file was open, moves into place): neither process writes the
+ * file again. */
 void region_fork_cow(struct region *r);
 
 /* After fork, in the child: put the copy in place of the region; false if it
