@@ -245,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pool-size", action=PoolSize, default=None,
                      help=f"e.g. 512M, 4G (at least {_mib(MIN_POOL_SIZE)})")
     run.add_argument("--fork-mode", type=int, choices=[1, 2, 3], default=None,
-                     help="1: copy-on-write remap; 2: copy the pool file (default); "
-                     "3: as 2 (libvmmalloc's copy-with-fallback)")
+                     help="1: copy-on-write remap; 2: copy the live pages for the child; "
+                     "3: as 2 (libvmmalloc's name); default: copy-on-write while the "
+                     "program has one thread, back on a pool file once forks stop")
     run.add_argument("--stats", action="store_true", help="print the pool's usage at exit")
     run.add_argument("--fallback", action="store_true",
                      help="serve from anonymous memory once the pool is exhausted")

@@ -103,6 +103,7 @@ def test_cxx_threads_cross_thread_delete(pool_dir, fork_mode, without_shim):
 # ---- fork ---------------------------------------------------------------------------------
 
 FORK_SETTINGS = {
+    "default": {},
     "1": {"PMALLOC_FORK": "1"},
     "2": {"PMALLOC_FORK": "2"},
     "3": {"VMMALLOC_FORK": "3"},   # libvmmalloc's name for the same setting
@@ -111,7 +112,7 @@ FORK_SETTINGS = {
 
 @needs_preload
 @pytest.mark.parametrize("scenario", ["children", "threads", "exec", "spawn"])
-@pytest.mark.parametrize("fork_mode", list(FORK_SETTINGS), ids=["fork1", "fork2", "fork3"])
+@pytest.mark.parametrize("fork_mode", list(FORK_SETTINGS), ids=["fork-default", "fork1", "fork2", "fork3"])
 def test_fork(pool_dir, scenario, fork_mode, without_shim):
     """forks.c checks the parent's objects after the children ran; under the shim its
     heap (and each exec'd child's) must lie in a pool file under pool_dir."""
@@ -122,6 +123,15 @@ def test_fork(pool_dir, scenario, fork_mode, without_shim):
     expect_checks_as_without(r, without_shim([exe, scenario], timeout=180))
     assert os.listdir(pool_dir) == [], f"expected no pool file left in {pool_dir}, saw " \
         f"{os.listdir(pool_dir)}"
+
+
+@needs_preload
+def test_default_fork_mode_moves_the_heap_back_onto_a_file(pool_dir):
+    """One thread: a fork makes the pool copy-on-write (nothing copied; the child writes its
+    own pages), and once forks stop the heap is back on a shared pool file, intact."""
+    r = run([build("rehome.c"), "400"], env=shim_env(PMALLOC_POOL_DIR=pool_dir), timeout=60)
+    r.expect(0)
+    assert "8 passed, 0 failed" in r.stdout, r.describe()
 
 
 # ---- descriptors ------------------------------------------------------------------------

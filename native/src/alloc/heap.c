@@ -3,6 +3,7 @@
  * malloc family, and fork handling
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,6 +54,30 @@ heap_copy_live(struct heap *h, const struct region_copy *c)
 	if (region_copy_out(&h->region, c, 0, hdr) != 0)
 		return -1;
 	return extents_fork_copy(h, c);
+}
+
+/* heap_rehome -- back onto a file of its own once default-mode forks, which
+ * made the region copy-on-write, have stopped (region_rehome_begin says when):
+ * the process has one thread, and with every lock held and every signal
+ * blocked nothing writes the memory while its live pages are copied */
+static void
+heap_rehome(struct heap *h)
+{
+	struct region_copy c;
+	if (!region_rehome_begin(&h->region, &c))
+		return;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	heap_lock_all(h);
+	if (heap_copy_live(h, &c) == 0 && region_rehome_finish(&h->region, &c)) {
+		heap_reinit_locks(h);   /* the copy was taken locked; no other thread */
+		extents_fork_child(h, true);
+	} else {
+		region_copy_end(&h->region, &c);
+		heap_unlock_all(h);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void
@@ -251,6 +276,8 @@ large_alloc(struct heap *h, size_t size, size_t align, bool zero)
 void *
 heap_malloc_slow(struct heap *h, size_t size)
 {
+	if (unlikely(h->region.rehome))
+		heap_rehome(h);
 	if (size <= TCACHE_MAX) {
 		unsigned ind = sz_size2ind(size);
 		struct tcache *tc = tcache_get(h, h->serial);
@@ -273,6 +300,8 @@ heap_free_slow(struct heap *h, void *p)
 {
 	if (!p)
 		return;
+	if (unlikely(h->region.rehome))
+		heap_rehome(h);
 	uint64_t ent = pm_lookup(&h->pm, p);
 	unsigned ind = pm_szind(ent);
 	struct extent *e = pm_extent(ent);

@@ -79,6 +79,8 @@ region_create_tmpfile(struct region *r, const char *dir, size_t size)
 	r->base = base;
 	r->size = size;
 	r->kind = REGION_FILE;
+	r->rehome = false;
+	r->cow_since = 0;
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	return 0;
 }
@@ -168,21 +170,25 @@ region_reserve(const struct region *r, void *addr, size_t len)
 /* How a file region is separated from a forked child: a shared file would let
  * the two processes corrupt each other's heap. */
 enum region_fork_mode {
+	FORK_AUTO = 0,         /* copy-on-write while single-threaded, then back on a
+	                          file when forks stop; else copy (default) */
 	FORK_PRIVATE = 1,      /* remap copy-on-write before fork: no copying, but
 	                          neither process writes the file again */
-	FORK_COPY = 2,         /* copy the live pages for the child (default) */
+	FORK_COPY = 2,         /* copy the live pages for the child */
 };
+
+#define REGION_REHOME_MS 200   /* quiet time after a fork before moving back */
 
 /* region_fork_mode -- the mode in force (from the environment, read once) */
 static enum region_fork_mode
 region_fork_mode(void)
 {
-	static int mode;
-	if (!mode) {
+	static int mode = -1;
+	if (mode < 0) {
 		const char *s = secure_getenv("PMALLOC_FORK");
 		if (!s)
 			s = secure_getenv("VMMALLOC_FORK");
-		mode = s && atoi(s) == FORK_PRIVATE ? FORK_PRIVATE : FORK_COPY;
+		mode = !s ? FORK_AUTO : atoi(s) == FORK_PRIVATE ? FORK_PRIVATE : FORK_COPY;
 	}
 	return (enum region_fork_mode)mode;
 }
@@ -212,23 +218,83 @@ region_fork_cow(struct region *r)
 		remap_private(r);
 }
 
+/* single_threaded -- the process has one thread (/proc/self/stat's 20th field) */
+static bool
+single_threaded(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');        /* the command name may hold anything */
+	for (int field = 2; p && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	return p && strtol(p + 1, NULL, 10) == 1;
+}
+
+/* new_file -- an empty unlinked file of the region's size in its directory */
+static int
+new_file(const struct region *r)
+{
+	int fd = open_tmpfile(r->dir);
+	if (fd >= 0 && ftruncate(fd, (off_t)r->size) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 bool
 region_copy_begin(struct region *r, struct region_copy *c)
 {
 	c->fd = -1;
 	c->mem = NULL;
+	if (r->kind == REGION_FILE_PRIVATE)
+		r->cow_since = util_now_ms();
 	if (r->kind != REGION_FILE)
 		return false;
-	if (region_fork_mode() == FORK_PRIVATE && remap_private(r))
+	enum region_fork_mode mode = region_fork_mode();
+	bool cow = mode == FORK_PRIVATE || (mode == FORK_AUTO && single_threaded());
+	if (cow && remap_private(r)) {
+		r->rehome = mode == FORK_AUTO;
+		r->cow_since = util_now_ms();
 		return false;
-	int fd = open_tmpfile(r->dir);
-	if (fd >= 0 && ftruncate(fd, (off_t)r->size) == 0) {
-		c->fd = fd;
-		return true;
 	}
-	if (fd >= 0)
-		close(fd);
-	return region_copy_to_anon(r, c);
+	c->fd = new_file(r);
+	return c->fd >= 0 || region_copy_to_anon(r, c);
+}
+
+bool
+region_rehome_begin(struct region *r, struct region_copy *c)
+{
+	uint64_t now = util_now_ms();
+	if (!r->rehome || now < r->cow_since + REGION_REHOME_MS)
+		return false;
+	r->cow_since = now;             /* one attempt per quiet period */
+	c->mem = NULL;
+	c->fd = single_threaded() ? new_file(r) : -1;
+	return c->fd >= 0;
+}
+
+bool
+region_rehome_finish(struct region *r, struct region_copy *c)
+{
+	if (mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			c->fd, 0) == MAP_FAILED) {
+		region_copy_end(r, c);
+		return false;
+	}
+	r->cow = spare_private(c->fd, r->size);
+	close(c->fd);
+	c->fd = -1;
+	r->kind = REGION_FILE;
+	r->rehome = false;
+	return true;
 }
 
 bool

@@ -35,6 +35,8 @@ struct region {
 	enum region_kind kind; /* where the memory comes from */
 	void *cow;             /* a file region's spare private mapping of its file
 	                          (PROT_NONE), for region_fork_cow; or NULL */
+	bool rehome;           /* copy-on-write since a fork: back onto a file when quiet */
+	uint64_t cow_since;    /* when the last fork found it copy-on-write (ms) */
 	char dir[256];         /* where the file was made (copies go there too) */
 };
 
@@ -60,9 +62,22 @@ struct region_copy {
 
 /* Before fork, with the heap quiescent: a destination for the child's copy of
  * the live pages (region_copy_out); false when none is wanted: the region is no
- * shared file, or PMALLOC_FORK (VMMALLOC_FORK) = 1 had it remapped copy-on-write
- * (region_fork_cow). Either way parent and child never share the file. */
+ * shared file, or it was remapped copy-on-write (region_fork_cow). Which: the
+ * copy under PMALLOC_FORK (VMMALLOC_FORK) = 2 or 3; copy-on-write for good
+ * under 1; by default copy-on-write while the process has one thread (then
+ * back onto a file of its own once forks stop: region_rehome_begin), else the
+ * copy. Either way parent and child never share the file. */
 bool region_copy_begin(struct region *r, struct region_copy *c);
+
+/* Whether a region made copy-on-write by a default-mode fork should go back onto
+ * a file of its own now: REGION_REHOME_MS without a fork, and one thread in the
+ * process (nobody else writes the memory while it is copied); then c is the new
+ * file, for the live pages (region_copy_out) and region_rehome_finish. */
+bool region_rehome_begin(struct region *r, struct region_copy *c);
+
+/* Map c's file in place of the copy-on-write region; false (c released, the
+ * region as it was) if it cannot. */
+bool region_rehome_finish(struct region *r, struct region_copy *c);
 
 /* Copy [off, off+len) of the region into c at the same offset; 0 or -1. */
 int region_copy_out(const struct region *r, const struct region_copy *c, size_t off,

@@ -188,8 +188,8 @@ shim_settings(void)
 
 	const char *f = setting("PMALLOC_FORK", "VMMALLOC_FORK", &which);
 	if (f && strcmp(f, "1") && strcmp(f, "2") && strcmp(f, "3"))
-		die("%s=%s: expected 1 (copy-on-write remap), 2 or 3 (copy the pool file, "
-				"else remap)", which, f);
+		die("%s=%s: expected 1 (copy-on-write remap), 2 or 3 (copy the live pages), "
+				"or unset (copy-on-write while single-threaded)", which, f);
 	if (extent_decay_check() != 0)
 		die("%s", errmsg_get());
 	shim_fallback_on = flag("PMALLOC_FALLBACK", NULL);
