@@ -70,17 +70,13 @@ region_create_tmpfile(struct region *r, const char *dir, size_t size)
 	}
 	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int err = errno;
-	r->cow = base == MAP_FAILED ? NULL : spare_private(fd, size);
+	void *cow = base == MAP_FAILED ? NULL : spare_private(fd, size);
 	close(fd);          /* the mappings keep the file (see region.h) */
 	if (base == MAP_FAILED) {
 		errmsg_set_sys(err, "cannot map a %zu-byte pool", size);
 		return -1;
 	}
-	r->base = base;
-	r->size = size;
-	r->kind = REGION_FILE;
-	r->rehome = false;
-	r->cow_since = 0;
+	*r = (struct region){ .base = base, .size = size, .kind = REGION_FILE, .cow = cow };
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	return 0;
 }
@@ -94,22 +90,14 @@ region_create_anon(struct region *r, size_t size)
 		errmsg_set_sys(errno, "cannot map %zu anonymous bytes", size);
 		return -1;
 	}
-	r->base = base;
-	r->size = size;
-	r->kind = REGION_ANON;
-	r->cow = NULL;
-	r->dir[0] = '\0';
+	*r = (struct region){ .base = base, .size = size, .kind = REGION_ANON };
 	return 0;
 }
 
 void
 region_init_caller(struct region *r, void *addr, size_t size)
 {
-	r->base = addr;
-	r->size = size;
-	r->kind = REGION_CALLER;
-	r->cow = NULL;
-	r->dir[0] = '\0';
+	*r = (struct region){ .base = addr, .size = size, .kind = REGION_CALLER };
 }
 
 void
