@@ -755,7 +755,7 @@ extents_fork_copy(struct heap *h, const struct region_copy *c)
 }
 
 void
-extents_fork_child(struct heap *h, bool copied)
+extents_remapped(struct heap *h, bool copied)
 {
 	struct extents *x = &h->ext;
 	size_t np = h->pm.limit >> LG_PAGE;

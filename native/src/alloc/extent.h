@@ -183,10 +183,10 @@ int extent_decay_check(void);
  * of every extent in use into c, the child's copy; 0 or -1. */
 int extents_fork_copy(struct heap *h, const struct region_copy *c);
 
-/* In a forked child: the runs the parent was punching (their thread is not
- * here) go back to the free runs; after a copy (extents_fork_copy) every free
- * run is a clean hole. */
-void extents_fork_child(struct heap *h, bool copied);
+/* The region was remapped (a forked child, or a heap moved back onto a file):
+ * runs a thread was punching (not here any more) go back to the free runs;
+ * after a copy (extents_fork_copy) every free run is a clean hole. */
+void extents_remapped(struct heap *h, bool copied);
 
 /* Walk the page map and the free bins; 1 consistent, 0 not (message set). */
 int extents_check(struct heap *h);

@@ -38,14 +38,6 @@ heap_of(const void *p)
 
 /* ---- fork --------------------------------------------------------------- */
 
-/*
- * Fork: every heap is locked, so its metadata is a consistent snapshot; then a
- * file-backed heap is separated from the child (a copy of its live pages in a
- * new file, or in anonymous memory where the file system has no room, or a
- * copy-on-write remap: region.h), since a shared file would let the two
- * processes corrupt each other. The fds live here, in process memory: the
- * child cannot read the shared header while the parent goes on.
- */
 /* heap_copy_live -- the header, then what the extents hold in use, into c */
 static int
 heap_copy_live(struct heap *h, const struct region_copy *c)
@@ -72,7 +64,7 @@ heap_rehome(struct heap *h)
 	heap_lock_all(h);
 	if (heap_copy_live(h, &c) == 0 && region_rehome_finish(&h->region, &c)) {
 		heap_reinit_locks(h);   /* the copy was taken locked; no other thread */
-		extents_fork_child(h, true);
+		extents_remapped(h, true);
 	} else {
 		region_copy_end(&h->region, &c);
 		heap_unlock_all(h);
@@ -80,6 +72,14 @@ heap_rehome(struct heap *h)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/*
+ * Fork: every heap is locked, so its metadata is a consistent snapshot; then a
+ * file-backed heap is separated from the child (a copy of its live pages in a
+ * new file, or in anonymous memory where the file system has no room, or a
+ * copy-on-write remap: region.h), since a shared file would let the two
+ * processes corrupt each other. The copies' handles live here, in process
+ * memory: the child cannot read the shared header while the parent goes on.
+ */
 static void
 heap_prefork(void)
 {
@@ -124,7 +124,7 @@ heap_postfork_child(void)
 		struct region_copy *c = &heap_fork_copy[id];
 		bool copied = (c->fd >= 0 || c->mem) && region_fork_child(&h->region, c);
 		heap_reinit_locks(h);
-		extents_fork_child(h, copied);
+		extents_remapped(h, copied);
 		struct tcache *mine = tcache_peek(h);
 		struct tcache *tc = h->tcaches, *next;
 		for (; tc; tc = next) {
