@@ -145,6 +145,16 @@ pm_clear_interior(struct heap *h, struct extent *e)
 
 /* ---- reservation (region.h) ---------------------------------------------- */
 
+/* pm_backed_run -- the last page-map page q in [p, hi] such that p..q all have
+ * the reserved bit `set` (p itself has it) */
+static size_t
+pm_backed_run(const struct extents *x, size_t p, size_t hi, bool set)
+{
+	while (p < hi && (bool)((x->pm_backed[(p + 1) / 64] >> ((p + 1) % 64)) & 1) == set)
+		p++;
+	return p;
+}
+
 /* reserve_pm -- storage for the page-map entries [first, first + n) (clamped to
  * the map); false + message. Each page of the map is reserved once. */
 static bool
@@ -160,9 +170,7 @@ reserve_pm(struct heap *h, size_t first, size_t n)
 	for (size_t p = lo; p <= hi; p++) {
 		if ((x->pm_backed[p / 64] >> (p % 64)) & 1)
 			continue;
-		size_t q = p;
-		while (q < hi && !((x->pm_backed[(q + 1) / 64] >> ((q + 1) % 64)) & 1))
-			q++;
+		size_t q = pm_backed_run(x, p, hi, false);
 		if (region_reserve(&h->region, (char *)h->pm.map + p * PAGE, (q - p + 1) * PAGE))
 			return false;
 		for (size_t b = p; b <= q; b++)
@@ -728,9 +736,7 @@ extents_fork_copy(struct heap *h, const struct region_copy *c)
 	for (size_t p = 0; p < pm_pages; p++) {
 		if (!((x->pm_backed[p / 64] >> (p % 64)) & 1))
 			continue;
-		size_t q = p;
-		while (q + 1 < pm_pages && ((x->pm_backed[(q + 1) / 64] >> ((q + 1) % 64)) & 1))
-			q++;
+		size_t q = pm_backed_run(x, p, pm_pages - 1, true);
 		if (region_copy_out(&h->region, c, map_off + p * PAGE, (q - p + 1) * PAGE))
 			return -1;
 		p = q;
