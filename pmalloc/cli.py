@@ -12,11 +12,10 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from . import __version__, _args, get_include, get_library, preload_path
+from . import __version__, _args, get_include, get_library, preload_path, settings
 from .errors import PmallocError
 from .vmem import MIN_POOL_SIZE
 
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 # The demo's work: up to 20,000 small buffers of 64 to 64 + 511 bytes, and one calloc of up
 # to 16 MiB, each kept to a quarter of the pool, so that any pool size the CLI accepts (the
@@ -28,13 +27,12 @@ _DEMO_BIG = 16 << 20
 
 
 def parse_size(text: str) -> int:
-    """'64M' -> 67108864; plain integers are bytes; K/M/G/T are powers of 1024."""
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = t[-1] if t and t[-1] in _UNITS else ""
-    number = t[: len(t) - len(unit)]
-    if not number.isdigit():
-        raise argparse.ArgumentTypeError("not a size (e.g. 64M, 2G, 1048576)")
-    return int(number) * _UNITS[unit]
+    """'64M' -> 67108864, by the C library's parser (the one the shim reads
+    PMALLOC_POOL_SIZE with)."""
+    try:
+        return settings.parse_size(text)
+    except PmallocError:
+        raise argparse.ArgumentTypeError("not a size (e.g. 512M, 4G, 1073741824)") from None
 
 
 def _mib(n: int) -> str:

@@ -39,13 +39,12 @@ from __future__ import annotations
 import operator
 import os
 import re
-import tempfile
 import threading
 import weakref
 from types import TracebackType
 from typing import Any, Final
 
-from pmalloc import _args
+from pmalloc import _args, settings
 from pmalloc._buffer import View
 from pmalloc._native import ffi, lib
 from pmalloc._nocopy import NoCopy
@@ -71,56 +70,16 @@ _STATS_FIELDS: Final = tuple(name for name, _ in ffi.typeof("struct pmalloc_stat
 _CLASS_FIELDS: Final = tuple(
     name for name, _ in ffi.typeof("struct pmalloc_class_stats").fields
 )
-_PROC_MOUNTS: Final = "/proc/mounts"
 
 
 # ---- The embedded default directory --------------------------------------------------------
 
 
-def _unescape_mount_field(field: str) -> str:
-    r"""A /proc/mounts field with its octal escapes (\040 for a space ...) decoded."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def dax_mounts(mounts_text: str) -> list[str]:
-    """The mount points in a /proc/mounts text whose options turn DAX on for every file."""
-    found = []
-    for line in mounts_text.splitlines():
-        fields = line.split()
-        if len(fields) < 4:
-            continue
-        options = fields[3].split(",")
-        if "dax" in options or "dax=always" in options:
-            found.append(_unescape_mount_field(fields[1]))
-    return found
-
-
-def _usable_dir(path: str) -> bool:
-    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
-
-
 def default_dir() -> str:
-    """Where ``Pool(dir=None)`` puts its file.
-
-    ``$PMALLOC_POOL_DIR`` (or libvmmalloc's ``$VMMALLOC_POOL_DIR``) when set; else the first
-    writable DAX-mounted file system in /proc/mounts; else /dev/shm when writable; else
-    ``tempfile.gettempdir()``.
-    """
-    for name in ("PMALLOC_POOL_DIR", "VMMALLOC_POOL_DIR"):
-        value = os.environ.get(name)
-        if value:
-            return value
-    try:
-        with open(_PROC_MOUNTS, encoding="utf-8", errors="surrogateescape") as f:
-            mounts = f.read()
-    except OSError:
-        mounts = ""
-    for mount in dax_mounts(mounts):
-        if _usable_dir(mount):
-            return mount
-    if _usable_dir("/dev/shm"):
-        return "/dev/shm"
-    return tempfile.gettempdir()
+    """Where ``Pool(dir=None)`` puts its file: the C library's resolved
+    ``PMALLOC_POOL_DIR`` (see :func:`pmalloc.settings.default_pool_dir`), the directory the
+    preload shim uses too."""
+    return settings.default_pool_dir()
 
 
 # ---- Pointers --------------------------------------------------------------------------------

@@ -43,6 +43,15 @@ def _shm_or_tmp() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """The C library reads the environment once; a test that changes it reloads, and
+    whatever it changed is read back after monkeypatch restored it."""
+    yield
+    from pmalloc import settings
+    settings.reload()
+
+
 @pytest.fixture
 def pool_dir() -> Iterator[str]:
     """A new empty directory for pool files; removed afterwards."""

@@ -119,5 +119,6 @@ def test_all_names_exist() -> None:
 def test_invalid_decay_setting_refuses_the_pool(monkeypatch, value):
     """A bad PMALLOC_DECAY_MS is refused as every other setting is, never ignored."""
     monkeypatch.setenv("PMALLOC_DECAY_MS", value)
+    pmalloc.settings.reload()
     with pytest.raises(pmalloc.errors.InvalidArgumentError, match="PMALLOC_DECAY_MS"):
         pmalloc.Pool(size=32 << 20)

@@ -10,6 +10,10 @@ import os
 import pathlib
 import queue
 import random
+import shlex
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,7 +24,7 @@ from typing import Any
 import pytest
 
 import pmalloc
-from pmalloc import vmem
+from pmalloc import settings, vmem
 from pmalloc._buffer import View
 from pmalloc.errors import (
     ForeignPointerError,
@@ -123,47 +127,68 @@ tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0
 """
 
 
-def test_dax_mounts_parses_proc_mounts() -> None:
-    got = vmem.dax_mounts(MOUNTS)
+def test_dax_mounts_parses_proc_mounts(tmp_path) -> None:
+    table = tmp_path / "mounts"
+    table.write_text(MOUNTS)
+    got = settings.dax_mounts(str(table))
     assert got == ["/mnt/pmem", "/mnt/pmem one"], f"expected the two DAX mounts, saw {got}"
+    assert settings.dax_mounts(str(tmp_path / "missing")) == [], "no table: no mounts"
 
 
 def test_default_dir_prefers_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("PMALLOC_POOL_DIR", str(tmp_path))
+    settings.reload()
     assert vmem.default_dir() == str(tmp_path)
     monkeypatch.delenv("PMALLOC_POOL_DIR")
     monkeypatch.setenv("VMMALLOC_POOL_DIR", str(tmp_path / "v"))
+    settings.reload()
     assert vmem.default_dir() == str(tmp_path / "v"), "VMMALLOC_POOL_DIR is honoured too"
 
 
-def test_default_dir_finds_dax_then_shm(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.delenv("PMALLOC_POOL_DIR", raising=False)
-    monkeypatch.delenv("VMMALLOC_POOL_DIR", raising=False)
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="replacing /proc/mounts needs a mount namespace (root)")
+def test_default_dir_finds_dax_then_shm(tmp_path) -> None:
+    """With /proc/mounts replaced (a bind mount in a private mount namespace), the C
+    library picks the writable DAX mount, else /dev/shm: as the shim does."""
     dax = tmp_path / "dax mount"
     dax.mkdir()
-    mounts = tmp_path / "mounts"
     escaped = str(dax).replace(" ", "\\040")
-    mounts.write_text(f"/dev/vda / ext4 rw 0 0\n/dev/pmem0 {escaped} ext4 rw,dax 0 0\n")
-    monkeypatch.setattr(vmem, "_PROC_MOUNTS", str(mounts))
-    assert vmem.default_dir() == str(dax), "a writable DAX mount comes first"
-    mounts.write_text("/dev/vda / ext4 rw 0 0\n")
-    expected = "/dev/shm" if vmem._usable_dir("/dev/shm") else tempfile.gettempdir()
-    assert vmem.default_dir() == expected
-    monkeypatch.setattr(vmem, "_PROC_MOUNTS", str(tmp_path / "missing"))
-    assert vmem.default_dir() == expected, "no /proc/mounts is not an error"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PMALLOC_POOL_DIR", "VMMALLOC_POOL_DIR")}
+    probe = "import pmalloc.vmem as v; print(v.default_dir())"
+
+    def default_with(table: str) -> str:
+        mounts = tmp_path / "mounts"
+        mounts.write_text(table)
+        # /proc/mounts is /proc/self/mounts: bind over the shell's own, which exec keeps
+        script = f"mount --bind {shlex.quote(str(mounts))} /proc/$$/mounts && " \
+                 f"exec {shlex.quote(sys.executable)} -c {shlex.quote(probe)}"
+        r = subprocess.run(["unshare", "--mount", "sh", "-c", script], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    got = default_with(f"/dev/vda / ext4 rw 0 0\n/dev/pmem0 {escaped} ext4 rw,dax 0 0\n")
+    assert got == str(dax), "a writable DAX mount comes first"
+    expected = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else \
+        os.environ.get("TMPDIR", "/tmp")
+    assert default_with("/dev/vda / ext4 rw 0 0\n") == expected
 
 
 def test_pool_honours_pmalloc_pool_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("PMALLOC_POOL_DIR", str(tmp_path))
+    settings.reload()
     with Pool(size=SMALL_POOL) as p:
         assert p.dir == str(tmp_path)
     monkeypatch.setenv("PMALLOC_POOL_DIR", str(tmp_path / "missing"))
+    settings.reload()
     expect_raises(FileNotFoundError, Pool, None, SMALL_POOL)
 
 
 def test_default_pool_uses_default_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PMALLOC_POOL_DIR", raising=False)
     monkeypatch.delenv("VMMALLOC_POOL_DIR", raising=False)
+    settings.reload()
     with Pool() as p:
         assert p.dir == vmem.default_dir()
         assert p.size == vmem.DEFAULT_POOL_SIZE

@@ -20,6 +20,35 @@ extern "C" {
 /* The calling thread's last error message ("" when none). */
 const char *pmalloc_errormsg(void);
 
+/* ---- Settings ----------------------------------------------------------- */
+
+/* One environment variable pmalloc reads, and the value in force. */
+struct pmalloc_setting {
+	const char *name;       /* PMALLOC_POOL_DIR, PMEM_NO_FLUSH, ... */
+	const char *alias;      /* libvmmalloc's name, read when name is unset, or NULL */
+	const char *value;      /* the value in force, as text (the default when unset) */
+	const char *raw;        /* the environment's text, or NULL when unset */
+	const char *source;     /* the variable raw came from, or NULL */
+	const char *error;      /* why raw was refused (strict) or ignored, or NULL */
+	const char *help;       /* what it does, in one line */
+	int strict;             /* 1: a bad value is an error; 0: ignored (PMDK's rule) */
+};
+
+/* Fill up to n rows (the strings stay valid until a reload); returns the count. */
+size_t pmalloc_settings(struct pmalloc_setting *rows, size_t n);
+
+/* Read the environment again: settings are read once, at first use. Not while other
+ * threads create pools. */
+void pmalloc_settings_reload(void);
+
+/* "64M", "1G", "4096": bytes, with an optional K/M/G/T (powers of 1024); 0, or -1 + EINVAL. */
+int pmalloc_parse_size(const char *text, size_t *out);
+
+/* The DAX mount points of a mounts table (NULL: /proc/mounts), one per line, into buf
+ * (NUL-terminated when len > 0); returns the bytes needed without the NUL (more than
+ * len - 1: truncated). */
+size_t pmalloc_dax_mounts(const char *table, char *buf, size_t len);
+
 /* ---- Statistics --------------------------------------------------------- */
 
 /* Whole-pool figures, in bytes unless named otherwise. */

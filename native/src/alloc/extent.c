@@ -10,6 +10,7 @@
 #include "alloc/heap.h"
 #include "alloc/ph.h"
 #include "common/errmsg.h"
+#include "common/options.h"
 
 #define META_CHUNK_PAGES 16     /* pages carved for descriptors at a time */
 #define DECAY_PERIOD_MS 10      /* how often decay looks at the LRU */
@@ -24,33 +25,10 @@ pmalloc_set_decay_ms(long ms)
 	return old;
 }
 
-#define DECAY_MS_DEFAULT 10000
-#define DECAY_MS_MAX (INT64_C(1) << 40)
-
-/* decay_parse -- milliseconds from a PMALLOC_DECAY_MS text; false if it is not
- * a whole number from 0 to DECAY_MS_MAX */
-static bool
-decay_parse(const char *s, long *ms)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 0 || v > DECAY_MS_MAX)
-		return false;
-	*ms = v;
-	return true;
-}
-
 int
 extent_decay_check(void)
 {
-	const char *s = secure_getenv("PMALLOC_DECAY_MS");
-	long ms;
-	if (!s || decay_parse(s, &ms))
-		return 0;
-	errmsg_set(EINVAL, "PMALLOC_DECAY_MS=%s: expected milliseconds, a whole number "
-			"from 0 to %lld", s, (long long)DECAY_MS_MAX);
-	return -1;
+	return options_check(OPT_DECAY_MS);
 }
 
 long
@@ -58,11 +36,7 @@ extent_decay_ms(void)
 {
 	long ms = atomic_load_explicit(&decay_ms, memory_order_relaxed);
 	if (unlikely(ms < 0)) {
-		const char *s = secure_getenv("PMALLOC_DECAY_MS");
-		int err = errno;
-		if (!s || !decay_parse(s, &ms))
-			ms = DECAY_MS_DEFAULT;   /* heap_create refused a bad value */
-		errno = err;
+		ms = (long)options_num(OPT_DECAY_MS);  /* heap_create refused a bad value */
 		atomic_store(&decay_ms, ms);
 	}
 	return ms;

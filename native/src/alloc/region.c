@@ -13,6 +13,7 @@
 
 #include "alloc/region.h"
 #include "common/errmsg.h"
+#include "common/options.h"
 #include "common/util.h"
 
 /* open_tmpfile -- an unlinked file in dir: O_TMPFILE, else mkstemp + unlink */
@@ -167,18 +168,12 @@ enum region_fork_mode {
 
 #define REGION_REHOME_MS 200   /* quiet time after a fork before moving back */
 
-/* region_fork_mode -- the mode in force (from the environment, read once) */
+/* region_fork_mode -- the mode in force (PMALLOC_FORK) */
 static enum region_fork_mode
 region_fork_mode(void)
 {
-	static int mode = -1;
-	if (mode < 0) {
-		const char *s = secure_getenv("PMALLOC_FORK");
-		if (!s)
-			s = secure_getenv("VMMALLOC_FORK");
-		mode = !s ? FORK_AUTO : atoi(s) == FORK_PRIVATE ? FORK_PRIVATE : FORK_COPY;
-	}
-	return (enum region_fork_mode)mode;
+	long long mode = options_num(OPT_FORK);   /* the shim refused a bad value */
+	return mode == FORK_AUTO || mode == FORK_PRIVATE ? (enum region_fork_mode)mode : FORK_COPY;
 }
 
 /* remap_private -- the region copy-on-write over its own file: the spare private

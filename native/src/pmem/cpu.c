@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "libpmem.h"
 
 /* CPUID leaf 7 (EBX) and leaf 1 (EDX, ECX) bits we look at. */
@@ -23,30 +24,16 @@
 #define CPUID1_ECX_AVX        (1u << 28)
 
 /* PMDK's default: copies of 256 bytes and more go non-temporal. */
-#define MOVNT_THRESHOLD_DEFAULT 256
 
 struct cpu_config cpu_cfg = {
 	.flush = CPU_FLUSH_CLFLUSH,
 	.deep_flush = CPU_FLUSH_CLFLUSH,
 	.movnt = CPU_MOVNT_SSE2,
-	.movnt_threshold = MOVNT_THRESHOLD_DEFAULT,
+	.movnt_threshold = 256,
 	.auto_flush = 0,
 };
 
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-
-int
-cpu_env_bool(const char *name)
-{
-	const char *v = getenv(name);
-	if (v == NULL)
-		return -1;
-	if (strcmp(v, "0") == 0)
-		return 0;
-	if (strcmp(v, "1") == 0)
-		return 1;
-	return -1;
-}
 
 /* cpu_xcr0 -- the register state the OS saves (XCR0); call only with OSXSAVE set */
 static uint32_t
@@ -76,17 +63,17 @@ cpu_probe(void)
 	enum cpu_flush best = CPU_FLUSH_NONE;
 	if (edx1 & CPUID1_EDX_CLFSH)
 		best = CPU_FLUSH_CLFLUSH;
-	if ((ebx7 & CPUID7_EBX_CLFLUSHOPT) && cpu_env_bool("PMEM_NO_CLFLUSHOPT") != 1)
+	if ((ebx7 & CPUID7_EBX_CLFLUSHOPT) && (int)options_num(OPT_NO_CLFLUSHOPT) != 1)
 		best = CPU_FLUSH_CLFLUSHOPT;
-	if ((ebx7 & CPUID7_EBX_CLWB) && cpu_env_bool("PMEM_NO_CLWB") != 1)
+	if ((ebx7 & CPUID7_EBX_CLWB) && (int)options_num(OPT_NO_CLWB) != 1)
 		best = CPU_FLUSH_CLWB;
 	/* PMEM_NO_CLFLUSHOPT=1 also rules out CLWB (PMDK's behaviour) */
-	if (cpu_env_bool("PMEM_NO_CLFLUSHOPT") == 1 && best == CPU_FLUSH_CLWB)
+	if ((int)options_num(OPT_NO_CLFLUSHOPT) == 1 && best == CPU_FLUSH_CLWB)
 		best = (edx1 & CPUID1_EDX_CLFSH) ? CPU_FLUSH_CLFLUSH : CPU_FLUSH_NONE;
 	cpu_cfg.deep_flush = best;
 
 	cpu_cfg.auto_flush = pmem_has_auto_flush();
-	int no_flush = cpu_env_bool("PMEM_NO_FLUSH");
+	int no_flush = (int)options_num(OPT_NO_FLUSH);
 	if (no_flush == 1 || (no_flush == -1 && cpu_cfg.auto_flush == 1))
 		cpu_cfg.flush = CPU_FLUSH_NONE;
 	else
@@ -97,24 +84,16 @@ cpu_probe(void)
 		cpu_cfg.movnt = CPU_MOVNT_SSE2;
 	uint32_t xcr0 = (ecx1 & CPUID1_ECX_OSXSAVE) ? cpu_xcr0() : 0;
 	/* 32-byte streams measured slower than 16-byte ones here: opt-in, as in PMDK */
-	if ((ecx1 & CPUID1_ECX_AVX) && (xcr0 & 0x6u) == 0x6u && cpu_env_bool("PMEM_AVX") == 1)
+	if ((ecx1 & CPUID1_ECX_AVX) && (xcr0 & 0x6u) == 0x6u && (int)options_num(OPT_AVX) == 1)
 		cpu_cfg.movnt = CPU_MOVNT_AVX;
 	/* whole-line streams: the default where the CPU and the OS (ZMM state) allow */
 	if ((ebx7 & CPUID7_EBX_AVX512F) && (xcr0 & 0xE6u) == 0xE6u &&
-	    cpu_env_bool("PMEM_AVX512F") != 0)
+	    (int)options_num(OPT_AVX512F) != 0)
 		cpu_cfg.movnt = CPU_MOVNT_AVX512F;
-	if (cpu_env_bool("PMEM_NO_MOVNT") == 1)
+	if ((int)options_num(OPT_NO_MOVNT) == 1)
 		cpu_cfg.movnt = CPU_MOVNT_NONE;
 
-	cpu_cfg.movnt_threshold = MOVNT_THRESHOLD_DEFAULT;
-	const char *t = getenv("PMEM_MOVNT_THRESHOLD");
-	if (t != NULL && *t != '\0') {
-		char *end;
-		errno = 0;
-		long long v = strtoll(t, &end, 10);
-		if (errno == 0 && *end == '\0' && v >= 0)
-			cpu_cfg.movnt_threshold = (size_t)v;
-	}
+	cpu_cfg.movnt_threshold = (size_t)options_num(OPT_MOVNT_THRESHOLD);
 }
 
 __attribute__((constructor)) void

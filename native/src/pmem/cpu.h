@@ -54,7 +54,4 @@ const char *cpu_flush_name(enum cpu_flush f);
 /* The copy loops' name: "avx512f", "avx", "sse2" or "none". */
 const char *cpu_movnt_name(enum cpu_movnt m);
 
-/* Value of an environment switch that must be 0 or 1: that value, or -1 when unset or malformed. */
-int cpu_env_bool(const char *name);
-
 #endif

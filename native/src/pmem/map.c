@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/errmsg.h"
+#include "common/options.h"
 #include "common/util.h"
 #include "libpmem.h"
 #include "pmem/cpu.h"
@@ -45,20 +46,10 @@ static struct {
 	size_t cap;             /* allocated entries */
 } map_table = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-static pthread_once_t map_force_once = PTHREAD_ONCE_INIT;
-static int map_force_value = -1;
-
-static void
-map_read_force(void)
-{
-	map_force_value = cpu_env_bool("PMEM_IS_PMEM_FORCE");
-}
-
 int
 map_force(void)
 {
-	pthread_once(&map_force_once, map_read_force);
-	return map_force_value;
+	return (int)options_num(OPT_IS_PMEM_FORCE);
 }
 
 /* map_add -- remember a new mapping; 0, or -1 + ENOMEM */

@@ -18,16 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "alloc/heap.h"
 #include "alloc/region.h"
 #include "common/errmsg.h"
+#include "common/options.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define BOOT_BYTES ((size_t)256 << 10)
-#define SHIM_MIN_POOL ((size_t)VMEM_MIN_POOL)
 
 enum shim_state { SHIM_NEW, SHIM_STARTING, SHIM_READY };
 
@@ -37,7 +36,6 @@ static _Atomic int shim_state = SHIM_NEW;
 static __thread int shim_starting TLS_HOT; /* this thread is creating the heap */
 static bool shim_fallback_on;
 static bool shim_stats;
-static char shim_dir[PATH_MAX];
 
 /* ---- bootstrap arena: what creating the heap itself asks for ------------ */
 
@@ -91,110 +89,18 @@ die(const char *fmt, ...)
 	_exit(127);
 }
 
-/* The first of two variables that is set: PMALLOC_name, else VMMALLOC_name. */
-static const char *
-setting(const char *ours, const char *theirs, const char **which)
-{
-	const char *v = getenv(ours);
-	*which = ours;
-	if (!v && theirs) {
-		v = getenv(theirs);
-		*which = theirs;
-	}
-	return v;
-}
-
-/* "64M" -> bytes: digits with an optional K/M/G/T (powers of 1024). */
-static bool
-parse_size(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return false;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' && shift)
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || (shift && v > (ULLONG_MAX >> shift)))
-		return false;
-	*out = (size_t)(v << shift);
-	return true;
-}
-
-/* 0 when dir is a writable directory, else the errno saying why not. */
-static int
-dir_error(const char *dir)
-{
-	struct stat st;
-	if (stat(dir, &st) != 0)
-		return errno;
-	if (!S_ISDIR(st.st_mode))
-		return ENOTDIR;
-	return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
-}
-
-static bool
-flag(const char *ours, const char *theirs)
-{
-	const char *which;
-	const char *v = setting(ours, theirs, &which);
-	if (!v || !*v || strcmp(v, "0") == 0)
-		return false;
-	if (strcmp(v, "1") == 0)
-		return true;
-	die("%s=%s: expected 0 or 1", which, v);
-}
-
-/* Read and check every setting; the pool's directory and size. */
+/* Check every setting (a bad one stops the program); the pool's size. */
 static size_t
 shim_settings(void)
 {
-	const char *which;
-	const char *dir = setting("PMALLOC_POOL_DIR", "VMMALLOC_POOL_DIR", &which);
-	if (dir) {
-		int err = dir_error(dir);
-		if (err)
-			die("%s=%s: not a writable directory (%s)", which, dir, strerror(err));
-	} else {
-		const char *tmp = getenv("TMPDIR");
-		dir = !dir_error("/dev/shm") ? "/dev/shm" : tmp && !dir_error(tmp) ? tmp : "/tmp";
-	}
-	if (strlen(dir) >= sizeof(shim_dir))
-		die("pool directory name too long: %s", dir);
-	strcpy(shim_dir, dir);
-
-	/* by default as large as memory, or as the room left in the directory if
-	 * that is less (the file is sparse; its pages are reserved as they are
-	 * used, and a full file system is an exhaustion, not SIGBUS) */
-	size_t size = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
-	struct statvfs fs;
-	if (statvfs(shim_dir, &fs) == 0)
-		size = MAX(MIN(size, (size_t)fs.f_bavail * fs.f_frsize), SHIM_MIN_POOL);
-	const char *s = setting("PMALLOC_POOL_SIZE", "VMMALLOC_POOL_SIZE", &which);
-	if (s && !parse_size(s, &size))
-		die("%s=%s: not a size (e.g. 512M, 4G, 1073741824)", which, s);
-	if (size < SHIM_MIN_POOL)
-		die("%s=%s: below the 14 MiB minimum", which, s ? s : "?");
-
-	const char *f = setting("PMALLOC_FORK", "VMMALLOC_FORK", &which);
-	if (f && strcmp(f, "1") && strcmp(f, "2") && strcmp(f, "3"))
-		die("%s=%s: expected 1 (copy-on-write remap), 2 or 3 (copy the live pages), "
-				"or unset (copy-on-write while single-threaded)", which, f);
-	if (extent_decay_check() != 0)
-		die("%s", errmsg_get());
-	shim_fallback_on = flag("PMALLOC_FALLBACK", NULL);
-	shim_stats = flag("PMALLOC_STATS", NULL);
-	return size;
+	static const enum option_id checked[] = { OPT_POOL_DIR, OPT_POOL_SIZE, OPT_FORK,
+		OPT_DECAY_MS, OPT_FALLBACK, OPT_STATS };
+	for (size_t i = 0; i < ARRAY_SIZE(checked); i++)
+		if (options_check(checked[i]) != 0)
+			die("%s", errmsg_get());
+	shim_fallback_on = options_num(OPT_FALLBACK) == 1;
+	shim_stats = options_num(OPT_STATS) == 1;
+	return (size_t)options_num(OPT_POOL_SIZE);
 }
 
 /* ---- start-up ----------------------------------------------------------- */
@@ -219,8 +125,8 @@ shim_start(void)
 	shim_starting = 1;
 	size_t size = ALIGN_DOWN(shim_settings(), PAGE);
 	struct region r;
-	if (region_create_tmpfile(&r, shim_dir, size) != 0)
-		die("cannot create a %zu-byte pool in %s: %s", size, shim_dir, errmsg_get());
+	if (region_create_tmpfile(&r, options_str(OPT_POOL_DIR), size) != 0)
+		die("cannot create a %zu-byte pool in %s: %s", size, options_str(OPT_POOL_DIR), errmsg_get());
 	struct heap *h = heap_create(&r);
 	if (!h)
 		die("cannot set up the pool: %s", errmsg_get());
@@ -497,7 +403,7 @@ shim_report(void)
 	int n = snprintf(line, sizeof(line),
 		"pmalloc: pool %s (%zu bytes, pid %ld): allocated %llu active %llu "
 		"resident %llu file %llu nmalloc %llu nfree %llu%s\n",
-		shim_dir, h->region.size, (long)getpid(),
+		options_str(OPT_POOL_DIR), h->region.size, (long)getpid(),
 		(unsigned long long)st.allocated, (unsigned long long)st.active,
 		(unsigned long long)st.resident, (unsigned long long)st.file_allocated,
 		(unsigned long long)st.nmalloc, (unsigned long long)st.nfree,
