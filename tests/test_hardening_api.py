@@ -291,7 +291,8 @@ def _mib(n: int) -> str:
 @pytest.mark.parametrize("option,value,message", [
     ("--pool-size", "1K", f"below the {_mib(MIN_POOL_SIZE)} minimum"),
     ("--pool-size", str(MIN_POOL_SIZE - 1), f"below the {_mib(MIN_POOL_SIZE)} minimum"),
-    ("--pool-size", "99999999999T", "above the largest file size"),
+    ("--pool-size", "9000000000G", "above the largest file size"),
+    ("--pool-size", "99999999999T", "not a size"),
     ("--pool-size", "lots", "not a size"),
     ("--pool-dir", "/nonexistent/pmalloc-dir", "not a writable directory"),
     ("--pool-dir", "@FILE", "not a writable directory"),

@@ -1,11 +1,12 @@
 /*
- * arena.c -- arena set-up and large allocations (whole extents)
+ * arena.c -- arena set-up, and frees sorted to the arenas objects came from
  */
+#include <errno.h>
 #include <string.h>
 
 #include "alloc/arena.h"
-#include "alloc/extent.h"
-#include "alloc/heap.h"
+#include "alloc/slab.h"
+#include "common/errmsg.h"
 
 void
 arena_init(struct arena *a, unsigned ind)
@@ -16,54 +17,46 @@ arena_init(struct arena *a, unsigned ind)
 		pthread_mutex_init(&a->bins[i].lock, NULL);
 }
 
-void *
-arena_large_alloc(struct heap *h, size_t npages, size_t align, bool zero, unsigned szind)
-{
-	struct extent *e = extent_alloc(h, npages, MAX(align, PAGE), EXTENT_LARGE, szind);
-	if (!e)
-		return NULL;
-	if (zero && !e->zeroed)
-		memset((void *)e->addr, 0, npages * PAGE);
-	e->zeroed = 0;
-	atomic_fetch_add_explicit(&h->large_nmalloc, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->large_bytes, npages * PAGE, memory_order_relaxed);
-	return (void *)e->addr;
-}
-
 void
-arena_large_free(struct heap *h, struct extent *e)
+arena_flush(struct arena *arenas, struct extents *x, unsigned szind, void *const *ptrs,
+		unsigned n)
 {
-	atomic_fetch_add_explicit(&h->large_nfree, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&h->large_bytes, e->npages * PAGE, memory_order_relaxed);
-	extent_free(h, e);
-}
-
-/* The class index and page count of a large or huge usable size. */
-static unsigned
-large_szind(size_t usize)
-{
-	return usize <= LARGE_MAX ? sz_size2ind(usize) : SZIND_HUGE;
-}
-
-bool
-arena_large_resize(struct heap *h, struct extent *e, size_t usize)
-{
-	size_t npages = usize >> LG_PAGE;
-	size_t old = e->npages;
-	bool ok;
-	if (npages == old)
-		return true;
-	if (npages > old)
-		ok = extent_grow(h, e, npages, large_szind(usize));
-	else
-		ok = extent_shrink(h, e, npages, large_szind(usize));
-	if (ok) {
-		if (npages > old)
-			atomic_fetch_add_explicit(&h->large_bytes, (npages - old) * PAGE,
-					memory_order_relaxed);
-		else
-			atomic_fetch_sub_explicit(&h->large_bytes, (old - npages) * PAGE,
-					memory_order_relaxed);
+	for (unsigned done = 0; done < n; done += BIN_FLUSH_MAX) {
+		unsigned batch = MIN(n - done, (unsigned)BIN_FLUSH_MAX);
+		struct extent *ext[BIN_FLUSH_MAX];
+		long reg[BIN_FLUSH_MAX];
+		/* what needs no lock first (a slab's place and arena are fixed while it
+		 * holds an object): the bins' critical sections touch bitmaps and lists */
+		unsigned m = 0;
+		for (unsigned i = 0; i < batch; i++) {
+			void *p = ptrs[done + i];
+			struct extent *e = pm_extent(pm_lookup(&x->pm, p));
+			long r = slab_index(e, szind, p);
+			if (r < 0) {
+				errmsg_set(EINVAL, "free of %p: not an object start", p);
+				continue;
+			}
+			ext[m] = e;
+			reg[m++] = r;
+		}
+		/* one bin at a time: the objects of the first one's arena, then the rest */
+		while (m) {
+			unsigned arena = ext[0]->arena, keep = 0, mine = 0;
+			struct extent *oth_e[BIN_FLUSH_MAX];
+			long oth_r[BIN_FLUSH_MAX];
+			for (unsigned i = 0; i < m; i++) {
+				if (ext[i]->arena == arena) {
+					ext[mine] = ext[i];
+					reg[mine++] = reg[i];
+				} else {
+					oth_e[keep] = ext[i];
+					oth_r[keep++] = reg[i];
+				}
+			}
+			bin_flush(&arenas[arena].bins[szind], x, szind, ext, reg, mine);
+			memcpy(ext, oth_e, keep * sizeof(*ext));
+			memcpy(reg, oth_r, keep * sizeof(*reg));
+			m = keep;
+		}
 	}
-	return ok;
 }

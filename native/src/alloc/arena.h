@@ -1,20 +1,16 @@
 /*
- * arena.h -- arenas: independently locked sets of bins, and large allocations
+ * arena.h -- arenas: independently locked sets of bins
  *
  * Threads are spread over a heap's arenas so their slab traffic rarely meets on
- * a lock. Large and huge allocations are whole extents and need no arena.
+ * a lock. A slab belongs to one arena (its descriptor says which), so objects
+ * go back to the arena they came from, whoever frees them.
  */
 #ifndef PMALLOC_ARENA_H
 #define PMALLOC_ARENA_H
 
-#include <stdbool.h>
-#include <stddef.h>
-
 #include "alloc/bin.h"
+#include "alloc/extent.h"
 #include "alloc/sizeclass.h"
-
-struct heap;
-struct extent;
 
 struct arena {
 	unsigned ind;             /* index in the heap's arena array */
@@ -24,15 +20,8 @@ struct arena {
 /* Initialise arena number ind. */
 void arena_init(struct arena *a, unsigned ind);
 
-/* A large (szind < NCLASSES) or huge (SZIND_HUGE) allocation of npages pages
- * aligned to align; zeroed when zero. NULL + ENOMEM. */
-void *arena_large_alloc(struct heap *h, size_t npages, size_t align, bool zero,
-		unsigned szind);
-
-/* Free the large extent e. */
-void arena_large_free(struct heap *h, struct extent *e);
-
-/* Resize a large allocation in place to usize bytes; false if it cannot. */
-bool arena_large_resize(struct heap *h, struct extent *e, size_t usize);
+/* Return n objects of small class szind, allocated from the arenas, to their slabs. */
+void arena_flush(struct arena *arenas, struct extents *x, unsigned szind, void *const *ptrs,
+		unsigned n);
 
 #endif

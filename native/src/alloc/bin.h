@@ -12,9 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-struct heap;
-struct arena;
-struct extent;
+#include "alloc/extent.h"
 
 struct bin {
 	pthread_mutex_t lock;     /* guards the bin and its slabs' bitmaps */
@@ -26,15 +24,19 @@ struct bin {
 	uint64_t nfree;           /* objects ever returned */
 };
 
-/* Take up to n objects of class szind from arena a into out; returns how many. */
-unsigned bin_fill(struct heap *h, struct arena *a, unsigned szind, void **out, unsigned n);
+/* Take up to n objects of class szind from bin b of arena number arena into out,
+ * new slabs from x; returns how many (0: extent_alloc said why). */
+unsigned bin_fill(struct bin *b, struct extents *x, unsigned arena, unsigned szind, void **out,
+		unsigned n);
 
 #define BIN_FLUSH_MAX 256
 
-/* Return n (<= BIN_FLUSH_MAX) objects of class szind to the slabs (of any arena) they came from. */
-void bin_flush(struct heap *h, unsigned szind, void *const *ptrs, unsigned n);
+/* Return m objects of class szind (slot reg[i] of slab ext[i], every slab b's) to
+ * their slabs; empty slabs go back to x. */
+void bin_flush(struct bin *b, struct extents *x, unsigned szind, struct extent *const *ext,
+		const long *reg, unsigned m);
 
 /* Give back the bin's current slab if it is empty (explicit purge). */
-void bin_release_empty(struct heap *h, struct bin *b, unsigned szind);
+void bin_release_empty(struct bin *b, struct extents *x, unsigned szind);
 
 #endif

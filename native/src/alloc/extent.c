@@ -3,11 +3,11 @@
  * descriptors in metadata chunks, and decay-based purging
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc/extent.h"
-#include "alloc/heap.h"
 #include "alloc/ph.h"
 #include "common/errmsg.h"
 #include "common/options.h"
@@ -84,37 +84,37 @@ lru_remove(struct extents *x, struct extent *e)
 /* ---- page map ----------------------------------------------------------- */
 
 static inline size_t
-page_of(const struct heap *h, uintptr_t addr)
+page_of(const struct extents *x, uintptr_t addr)
 {
-	return (addr - h->pm.base) >> LG_PAGE;
+	return (addr - x->pm.base) >> LG_PAGE;
 }
 
 /* Map the first and last page of e to it (free, large and meta extents). */
 static void
-pm_bound(struct heap *h, struct extent *e, unsigned szind)
+pm_bound(struct extents *x, struct extent *e, unsigned szind)
 {
-	size_t first = page_of(h, e->addr);
-	h->pm.map[first] = pm_entry(e, szind);
-	h->pm.map[first + e->npages - 1] = pm_entry(e, szind);
+	size_t first = page_of(x, e->addr);
+	x->pm.map[first] = pm_entry(e, szind);
+	x->pm.map[first + e->npages - 1] = pm_entry(e, szind);
 }
 
 /* Map every page of e to it (slabs). */
 static void
-pm_fill(struct heap *h, struct extent *e, unsigned szind)
+pm_fill(struct extents *x, struct extent *e, unsigned szind)
 {
-	size_t first = page_of(h, e->addr);
+	size_t first = page_of(x, e->addr);
 	uint64_t ent = pm_entry(e, szind);
 	for (size_t i = 0; i < e->npages; i++)
-		h->pm.map[first + i] = ent;
+		x->pm.map[first + i] = ent;
 }
 
 /* Zero the entries of e's interior pages. */
 static void
-pm_clear_interior(struct heap *h, struct extent *e)
+pm_clear_interior(struct extents *x, struct extent *e)
 {
-	size_t first = page_of(h, e->addr);
+	size_t first = page_of(x, e->addr);
 	for (size_t i = 1; i + 1 < e->npages; i++)
-		h->pm.map[first + i] = 0;
+		x->pm.map[first + i] = 0;
 }
 
 /* ---- reservation (region.h) ---------------------------------------------- */
@@ -132,10 +132,9 @@ pm_backed_run(const struct extents *x, size_t p, size_t hi, bool set)
 /* reserve_pm -- storage for the page-map entries [first, first + n) (clamped to
  * the map); false + message. Each page of the map is reserved once. */
 static bool
-reserve_pm(struct heap *h, size_t first, size_t n)
+reserve_pm(struct extents *x, size_t first, size_t n)
 {
-	struct extents *x = &h->ext;
-	size_t limit = h->pm.limit >> LG_PAGE;
+	size_t limit = x->pm.limit >> LG_PAGE;
 	if (!x->reserve || first >= limit || n == 0)
 		return true;
 	n = MIN(n, limit - first);
@@ -145,7 +144,7 @@ reserve_pm(struct heap *h, size_t first, size_t n)
 		if ((x->pm_backed[p / 64] >> (p % 64)) & 1)
 			continue;
 		size_t q = pm_backed_run(x, p, hi, false);
-		if (region_reserve(&h->region, (char *)h->pm.map + p * PAGE, (q - p + 1) * PAGE))
+		if (region_reserve(x->region, (char *)x->pm.map + p * PAGE, (q - p + 1) * PAGE))
 			return false;
 		for (size_t b = p; b <= q; b++)
 			x->pm_backed[b / 64] |= UINT64_C(1) << (b % 64);
@@ -157,13 +156,13 @@ reserve_pm(struct heap *h, size_t first, size_t n)
 /* reserve_range -- storage for npages data pages at addr (unless backed) and
  * for their page-map entries plus the one after (a split's new bound) */
 static bool
-reserve_range(struct heap *h, uintptr_t addr, size_t npages, bool backed)
+reserve_range(struct extents *x, uintptr_t addr, size_t npages, bool backed)
 {
-	if (!h->ext.reserve)
+	if (!x->reserve)
 		return true;
-	if (!reserve_pm(h, page_of(h, addr), npages + 1))
+	if (!reserve_pm(x, page_of(x, addr), npages + 1))
 		return false;
-	return backed || region_reserve(&h->region, (void *)addr, npages * PAGE) == 0;
+	return backed || region_reserve(x->region, (void *)addr, npages * PAGE) == 0;
 }
 
 /* ---- free bins ---------------------------------------------------------- */
@@ -246,9 +245,8 @@ desc_put(struct extents *x, struct extent *e)
 
 /* Turn [addr, addr + pages) into a metadata chunk of free descriptors. */
 static void
-desc_carve(struct heap *h, uintptr_t addr, size_t pages)
+desc_carve(struct extents *x, uintptr_t addr, size_t pages)
 {
-	struct extents *x = &h->ext;
 	struct extent *descs = (struct extent *)addr;
 	size_t n = pages * PAGE / sizeof(struct extent);
 	struct extent *chunk = &descs[0];
@@ -257,7 +255,7 @@ desc_carve(struct heap *h, uintptr_t addr, size_t pages)
 	chunk->npages = pages;
 	chunk->state = EXTENT_META;
 	chunk->szind = SZIND_NONE;
-	pm_bound(h, chunk, SZIND_NONE);
+	pm_bound(x, chunk, SZIND_NONE);
 	x->meta_pages += pages;
 	for (size_t i = n; i-- > 1;)
 		desc_put(x, &descs[i]);
@@ -282,16 +280,16 @@ find_any(struct extents *x, size_t npages)
 /* The free extent nearest the top of the pool, looking past at most 64
  * extents (the metadata packed there), or NULL. */
 static struct extent *
-top_free(struct heap *h)
+top_free(struct extents *x)
 {
-	size_t p = h->pm.limit >> LG_PAGE;
+	size_t p = x->pm.limit >> LG_PAGE;
 	for (int budget = 64; p > 0 && budget--;) {
-		struct extent *e = pm_extent(h->pm.map[p - 1]);
+		struct extent *e = pm_extent(x->pm.map[p - 1]);
 		if (!e)
 			return NULL;
 		if (e->state == EXTENT_DIRTY || e->state == EXTENT_CLEAN)
 			return e;
-		p = page_of(h, e->addr);
+		p = page_of(x, e->addr);
 	}
 	return NULL;
 }
@@ -302,11 +300,10 @@ top_free(struct heap *h)
  * long-lived metadata stays packed at the top of the pool and splits no run.
  */
 static bool
-desc_reserve(struct heap *h, unsigned need)
+desc_reserve(struct extents *x, unsigned need)
 {
-	struct extents *x = &h->ext;
 	while (desc_count(x, need) < need) {
-		struct extent *src = top_free(h);
+		struct extent *src = top_free(x);
 		if (!src)
 			src = find_any(x, 1);
 		if (!src)
@@ -314,14 +311,14 @@ desc_reserve(struct heap *h, unsigned need)
 		size_t pages = MIN(src->npages, (size_t)META_CHUNK_PAGES);
 		uintptr_t chunk = src->addr + (src->npages - pages) * PAGE;
 		/* from the entry before the chunk: src's new last page */
-		if (!reserve_pm(h, page_of(h, chunk) - (chunk > h->pm.base), pages + 1)
-				|| !reserve_range(h, chunk, pages, src->backed))
+		if (!reserve_pm(x, page_of(x, chunk) - (chunk > x->pm.base), pages + 1)
+				|| !reserve_range(x, chunk, pages, src->backed))
 			return false;
 		bin_remove(x, src);
 		src->npages -= pages;
-		desc_carve(h, src->addr + src->npages * PAGE, pages);
+		desc_carve(x, src->addr + src->npages * PAGE, pages);
 		if (src->npages) {
-			pm_bound(h, src, SZIND_NONE);
+			pm_bound(x, src, SZIND_NONE);
 			bin_insert(x, src);
 		} else {
 			desc_put(x, src);
@@ -343,9 +340,9 @@ desc_get(struct extents *x)
 
 /* Cut e after npages; the tail gets a descriptor (reserved), e's state and bins. */
 static struct extent *
-split_tail(struct heap *h, struct extent *e, size_t npages)
+split_tail(struct extents *x, struct extent *e, size_t npages)
 {
-	struct extent *t = desc_get(&h->ext);
+	struct extent *t = desc_get(x);
 	t->addr = e->addr + npages * PAGE;
 	t->npages = e->npages - npages;
 	t->state = e->state;
@@ -354,16 +351,16 @@ split_tail(struct heap *h, struct extent *e, size_t npages)
 	t->tstamp = e->tstamp;
 	t->szind = SZIND_NONE;
 	e->npages = npages;
-	pm_bound(h, t, SZIND_NONE);
+	pm_bound(x, t, SZIND_NONE);
 	return t;
 }
 
 /* The free neighbour of e on one side in the same state, or NULL. */
 static struct extent *
-neighbour(struct heap *h, struct extent *e, bool after)
+neighbour(struct extents *x, struct extent *e, bool after)
 {
-	size_t first = page_of(h, e->addr);
-	size_t npages = h->pm.limit >> LG_PAGE;
+	size_t first = page_of(x, e->addr);
+	size_t npages = x->pm.limit >> LG_PAGE;
 	size_t p;
 	if (after) {
 		p = first + e->npages;
@@ -374,7 +371,7 @@ neighbour(struct heap *h, struct extent *e, bool after)
 			return NULL;
 		p = first - 1;
 	}
-	uint64_t ent = h->pm.map[p];
+	uint64_t ent = x->pm.map[p];
 	struct extent *n = pm_extent(ent);
 	if (!n || n->state != e->state)
 		return NULL;
@@ -384,14 +381,13 @@ neighbour(struct heap *h, struct extent *e, bool after)
 /* Merge e with its free neighbours of the same state and file it in its bin;
  * the merged extent. */
 static struct extent *
-coalesce_insert(struct heap *h, struct extent *e)
+coalesce_insert(struct extents *x, struct extent *e)
 {
-	struct extents *x = &h->ext;
 	struct extent *n;
-	while ((n = neighbour(h, e, false)) != NULL) {
+	while ((n = neighbour(x, e, false)) != NULL) {
 		bin_remove(x, n);
-		h->pm.map[page_of(h, n->addr) + n->npages - 1] = 0;
-		h->pm.map[page_of(h, e->addr)] = 0;
+		x->pm.map[page_of(x, n->addr) + n->npages - 1] = 0;
+		x->pm.map[page_of(x, e->addr)] = 0;
 		n->npages += e->npages;
 		n->zeroed = n->zeroed && e->zeroed;
 		n->backed = n->backed && e->backed;
@@ -399,10 +395,10 @@ coalesce_insert(struct heap *h, struct extent *e)
 		desc_put(x, e);
 		e = n;
 	}
-	while ((n = neighbour(h, e, true)) != NULL) {
+	while ((n = neighbour(x, e, true)) != NULL) {
 		bin_remove(x, n);
-		h->pm.map[page_of(h, e->addr) + e->npages - 1] = 0;
-		h->pm.map[page_of(h, n->addr)] = 0;
+		x->pm.map[page_of(x, e->addr) + e->npages - 1] = 0;
+		x->pm.map[page_of(x, n->addr)] = 0;
 		e->npages += n->npages;
 		e->zeroed = e->zeroed && n->zeroed;
 		e->backed = e->backed && n->backed;
@@ -410,7 +406,7 @@ coalesce_insert(struct heap *h, struct extent *e)
 		desc_put(x, n);
 	}
 	e->szind = SZIND_NONE;
-	pm_bound(h, e, SZIND_NONE);
+	pm_bound(x, e, SZIND_NONE);
 	bin_insert(x, e);
 	return e;
 }
@@ -424,9 +420,8 @@ coalesce_insert(struct heap *h, struct extent *e)
  * lock is dropped around the system calls; the extents are PURGING meanwhile.
  */
 static void
-purge_locked(struct heap *h, bool all, uint64_t now)
+purge_locked(struct extents *x, bool all, uint64_t now)
 {
-	struct extents *x = &h->ext;
 	if (!x->can_purge)
 		return;
 	long decay = extent_decay_ms();
@@ -449,7 +444,7 @@ purge_locked(struct heap *h, bool all, uint64_t now)
 		return;
 	pthread_mutex_unlock(&x->lock);
 	for (e = batch; e; e = e->next)
-		e->zeroed = region_purge(&h->region, (void *)e->addr, e->npages * PAGE);
+		e->zeroed = region_purge(x->region, (void *)e->addr, e->npages * PAGE);
 	pthread_mutex_lock(&x->lock);
 	while ((e = batch) != NULL) {
 		batch = e->next;
@@ -457,52 +452,55 @@ purge_locked(struct heap *h, bool all, uint64_t now)
 		x->purging_pages -= e->npages;
 		e->state = EXTENT_CLEAN;
 		e->backed = !x->reserve || !e->zeroed;    /* a hole now, unless not punched */
-		coalesce_insert(h, e);
+		coalesce_insert(x, e);
 	}
 	pthread_cond_broadcast(&x->purged);
 }
 
 static void
-maybe_purge(struct heap *h)
+maybe_purge(struct extents *x)
 {
-	struct extents *x = &h->ext;
 	if (!x->can_purge || !x->lru_head)
 		return;
 	size_t cap = MAX(x->dirty_min_pages, x->active_pages / 8);
 	uint64_t now = util_now_ms();
 	if (x->dirty_pages > cap || now >= x->next_decay_ms)
-		purge_locked(h, false, now);
+		purge_locked(x, false, now);
 }
 
 void
-extent_purge(struct heap *h, bool all)
+extent_purge(struct extents *x, bool all)
 {
-	pthread_mutex_lock(&h->ext.lock);
-	purge_locked(h, all, util_now_ms());
-	pthread_mutex_unlock(&h->ext.lock);
+	pthread_mutex_lock(&x->lock);
+	purge_locked(x, all, util_now_ms());
+	pthread_mutex_unlock(&x->lock);
 }
 
 /* ---- the allocator ------------------------------------------------------ */
 
 int
-extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed, uint64_t *pm_backed)
+extents_init(struct extents *x, struct region *r, const struct pagemap *pm, bool zeroed,
+		uint64_t *pm_backed)
 {
-	struct extents *x = &h->ext;
+	uintptr_t base = pm->base;
+	size_t npages = pm->limit >> LG_PAGE;
 	if (npages < META_CHUNK_PAGES + 1) {
-		errmsg_set(EINVAL, "pool of %zu bytes is too small", h->region.size);
+		errmsg_set(EINVAL, "pool of %zu bytes is too small", r->size);
 		return -1;
 	}
+	x->region = r;
+	x->pm = *pm;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->purged, NULL);
-	x->can_purge = h->region.kind != REGION_CALLER;
-	x->reserve = region_needs_reserve(&h->region);
+	x->can_purge = x->region->kind != REGION_CALLER;
+	x->reserve = region_needs_reserve(x->region);
 	x->pm_backed = pm_backed;
 	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)2048);
 	/* the first chunk, and the entry of the last page (the free run's bound) */
-	if (!reserve_range(h, base, META_CHUNK_PAGES, false)
-			|| !reserve_pm(h, npages - 1, 1))
+	if (!reserve_range(x, base, META_CHUNK_PAGES, false)
+			|| !reserve_pm(x, npages - 1, 1))
 		return -1;
-	desc_carve(h, base, META_CHUNK_PAGES);
+	desc_carve(x, base, META_CHUNK_PAGES);
 	struct extent *d = desc_get(x);
 	d->addr = base + META_CHUNK_PAGES * PAGE;
 	d->npages = npages - META_CHUNK_PAGES;
@@ -511,7 +509,7 @@ extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed, uint64_
 	d->zeroed = zeroed;
 	d->backed = !x->reserve;
 	d->szind = SZIND_NONE;
-	pm_bound(h, d, SZIND_NONE);
+	pm_bound(x, d, SZIND_NONE);
 	bin_insert(x, d);
 	return 0;
 }
@@ -523,21 +521,20 @@ extents_init(struct heap *h, uintptr_t base, size_t npages, bool zeroed, uint64_
  * for them rather than report an exhaustion that is not there.
  */
 static struct extent *
-fit_locked(struct heap *h, size_t npages)
+fit_locked(struct extents *x, size_t npages)
 {
-	struct extents *x = &h->ext;
-	desc_reserve(h, 2);     /* best effort: an exact fit needs none */
+	desc_reserve(x, 2);     /* best effort: an exact fit needs none */
 	struct extent *e;
 	for (int round = 0; !(e = find_any(x, npages)); round++) {
 		if (round == 8)         /* others keep freeing and purging: enough */
 			return NULL;
 		if (x->lru_head)
-			purge_locked(h, true, util_now_ms());
+			purge_locked(x, true, util_now_ms());
 		else if (x->purging_pages)
 			pthread_cond_wait(&x->purged, &x->lock);
 		else
 			return NULL;
-		desc_reserve(h, 2);
+		desc_reserve(x, 2);
 	}
 	return e;
 }
@@ -552,11 +549,10 @@ account(struct extents *x, enum extent_state state, long npages)
 }
 
 struct extent *
-extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state state,
+extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state state,
 		unsigned szind)
 {
-	struct extents *x = &h->ext;
-	size_t limit_pages = h->pm.limit >> LG_PAGE;
+	size_t limit_pages = x->pm.limit >> LG_PAGE;
 	size_t align_pages = align > PAGE ? align >> LG_PAGE : 1;
 	if (npages > limit_pages || align_pages > limit_pages
 			|| npages + align_pages - 1 > limit_pages) {
@@ -566,26 +562,26 @@ extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state stat
 	}
 	size_t need = npages + align_pages - 1;
 	pthread_mutex_lock(&x->lock);
-	struct extent *e = fit_locked(h, need);
+	struct extent *e = fit_locked(x, need);
 	size_t lead = e ? (ALIGN_UP(e->addr, align_pages * PAGE) - e->addr) >> LG_PAGE : 0;
 	if (!e || desc_count(x, 2) < (unsigned)(lead != 0) + (e->npages - lead > npages)) {
 		pthread_mutex_unlock(&x->lock);
 		errmsg_set(ENOMEM, "pool exhausted: no run of %zu free pages", need);
 		return NULL;
 	}
-	if (!reserve_pm(h, page_of(h, e->addr), lead + npages + 1)) {
+	if (!reserve_pm(x, page_of(x, e->addr), lead + npages + 1)) {
 		pthread_mutex_unlock(&x->lock);
 		return NULL;
 	}
 	bin_remove(x, e);
 	if (lead) {
-		struct extent *rest = split_tail(h, e, lead);
-		pm_bound(h, e, SZIND_NONE);
+		struct extent *rest = split_tail(x, e, lead);
+		pm_bound(x, e, SZIND_NONE);
 		bin_insert(x, e);
 		e = rest;
 	}
 	if (e->npages > npages) {
-		struct extent *tail = split_tail(h, e, npages);
+		struct extent *tail = split_tail(x, e, npages);
 		bin_insert(x, tail);
 	}
 	e->state = (uint8_t)state;
@@ -593,22 +589,22 @@ extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state stat
 	e->prev = e->next = NULL;
 	account(x, state, (long)npages);
 	if (state == EXTENT_SLAB)
-		pm_fill(h, e, szind);
+		pm_fill(x, e, szind);
 	else
-		pm_bound(h, e, szind);
+		pm_bound(x, e, szind);
 	bool backed = e->backed;
 	e->backed = 1;
 	pthread_mutex_unlock(&x->lock);
 	/* the extent is ours (out of the bins, in its state): its pages are
 	 * reserved without the lock, and it goes back should that fail */
-	if (!backed && region_reserve(&h->region, (void *)e->addr, npages * PAGE) != 0) {
+	if (!backed && region_reserve(x->region, (void *)e->addr, npages * PAGE) != 0) {
 		pthread_mutex_lock(&x->lock);
 		account(x, state, -(long)npages);
 		if (state == EXTENT_SLAB)
-			pm_clear_interior(h, e);
+			pm_clear_interior(x, e);
 		e->state = EXTENT_CLEAN;
 		e->backed = 0;
-		coalesce_insert(h, e);
+		coalesce_insert(x, e);
 		pthread_mutex_unlock(&x->lock);
 		return NULL;
 	}
@@ -616,56 +612,54 @@ extent_alloc(struct heap *h, size_t npages, size_t align, enum extent_state stat
 }
 
 static void
-free_locked(struct heap *h, struct extent *e)
+free_locked(struct extents *x, struct extent *e)
 {
-	struct extents *x = &h->ext;
 	account(x, (enum extent_state)e->state, -(long)e->npages);
 	if (e->state == EXTENT_SLAB)
-		pm_clear_interior(h, e);
+		pm_clear_interior(x, e);
 	e->state = EXTENT_DIRTY;
 	e->zeroed = 0;
 	e->backed = 1;
 	e->tstamp = util_now_ms();
-	coalesce_insert(h, e);
+	coalesce_insert(x, e);
 }
 
 void
-extent_free(struct heap *h, struct extent *e)
+extent_free(struct extents *x, struct extent *e)
 {
-	pthread_mutex_lock(&h->ext.lock);
-	free_locked(h, e);
-	maybe_purge(h);
-	pthread_mutex_unlock(&h->ext.lock);
+	pthread_mutex_lock(&x->lock);
+	free_locked(x, e);
+	maybe_purge(x);
+	pthread_mutex_unlock(&x->lock);
 }
 
 bool
-extent_grow(struct heap *h, struct extent *e, size_t npages, unsigned szind)
+extent_grow(struct extents *x, struct extent *e, size_t npages, unsigned szind)
 {
-	struct extents *x = &h->ext;
 	bool ok = false;
 	pthread_mutex_lock(&x->lock);
 	size_t more = npages - e->npages;
-	size_t next_page = page_of(h, e->addr) + e->npages;
-	struct extent *n = next_page < (h->pm.limit >> LG_PAGE)
-		? pm_extent(h->pm.map[next_page]) : NULL;
+	size_t next_page = page_of(x, e->addr) + e->npages;
+	struct extent *n = next_page < (x->pm.limit >> LG_PAGE)
+		? pm_extent(x->pm.map[next_page]) : NULL;
 	if (n && (n->state == EXTENT_DIRTY || n->state == EXTENT_CLEAN)
-			&& n->npages >= more && desc_reserve(h, 1)
-			&& reserve_range(h, n->addr, more, n->backed)) {
+			&& n->npages >= more && desc_reserve(x, 1)
+			&& reserve_range(x, n->addr, more, n->backed)) {
 		/* desc_reserve may have carved n: look again */
-		n = pm_extent(h->pm.map[next_page]);
+		n = pm_extent(x->pm.map[next_page]);
 		if (n && (n->state == EXTENT_DIRTY || n->state == EXTENT_CLEAN)
 				&& n->npages >= more) {
 			bin_remove(x, n);
 			if (n->npages > more)
-				bin_insert(x, split_tail(h, n, more));
-			h->pm.map[next_page] = 0;
+				bin_insert(x, split_tail(x, n, more));
+			x->pm.map[next_page] = 0;
 			if (e->npages > 1)
-				h->pm.map[next_page - 1] = 0;
+				x->pm.map[next_page - 1] = 0;
 			e->npages = npages;
 			e->szind = (uint8_t)szind;
 			desc_put(x, n);
 			account(x, (enum extent_state)e->state, (long)more);
-			pm_bound(h, e, szind);
+			pm_bound(x, e, szind);
 			ok = true;
 		}
 	}
@@ -674,21 +668,20 @@ extent_grow(struct heap *h, struct extent *e, size_t npages, unsigned szind)
 }
 
 bool
-extent_shrink(struct heap *h, struct extent *e, size_t npages, unsigned szind)
+extent_shrink(struct extents *x, struct extent *e, size_t npages, unsigned szind)
 {
-	struct extents *x = &h->ext;
 	pthread_mutex_lock(&x->lock);
-	if (!desc_reserve(h, 1)) {
+	if (!desc_reserve(x, 1)) {
 		pthread_mutex_unlock(&x->lock);
 		return false;
 	}
-	h->pm.map[page_of(h, e->addr) + e->npages - 1] = 0;
-	struct extent *tail = split_tail(h, e, npages);
+	x->pm.map[page_of(x, e->addr) + e->npages - 1] = 0;
+	struct extent *tail = split_tail(x, e, npages);
 	tail->state = e->state;
 	e->szind = (uint8_t)szind;
-	pm_bound(h, e, szind);
-	free_locked(h, tail);
-	maybe_purge(h);
+	pm_bound(x, e, szind);
+	free_locked(x, tail);
+	maybe_purge(x);
 	pthread_mutex_unlock(&x->lock);
 	return true;
 }
@@ -702,46 +695,44 @@ in_use(const struct extent *e)
 }
 
 int
-extents_fork_copy(struct heap *h, const struct region_copy *c)
+extents_fork_copy(struct extents *x, const struct region_copy *c)
 {
-	struct extents *x = &h->ext;
-	size_t map_off = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
-	size_t pm_pages = ((h->pm.limit >> LG_PAGE) * sizeof(uint64_t) + PAGE - 1) >> LG_PAGE;
+	size_t map_off = (uintptr_t)x->pm.map - (uintptr_t)x->region->base;
+	size_t pm_pages = ((x->pm.limit >> LG_PAGE) * sizeof(uint64_t) + PAGE - 1) >> LG_PAGE;
 	for (size_t p = 0; p < pm_pages; p++) {
 		if (!((x->pm_backed[p / 64] >> (p % 64)) & 1))
 			continue;
 		size_t q = pm_backed_run(x, p, pm_pages - 1, true);
-		if (region_copy_out(&h->region, c, map_off + p * PAGE, (q - p + 1) * PAGE))
+		if (region_copy_out(x->region, c, map_off + p * PAGE, (q - p + 1) * PAGE))
 			return -1;
 		p = q;
 	}
 	/* runs of extents in use, in one write each */
-	size_t data_off = h->pm.base - (uintptr_t)h->region.base;
-	size_t np = h->pm.limit >> LG_PAGE, run = 0, start = 0;
+	size_t data_off = x->pm.base - (uintptr_t)x->region->base;
+	size_t np = x->pm.limit >> LG_PAGE, run = 0, start = 0;
 	for (size_t p = 0; p < np;) {
-		struct extent *e = pm_extent(h->pm.map[p]);
+		struct extent *e = pm_extent(x->pm.map[p]);
 		if (in_use(e)) {
 			if (!run)
 				start = p;
 			run += e->npages;
 		} else if (run) {
-			if (region_copy_out(&h->region, c, data_off + start * PAGE, run * PAGE))
+			if (region_copy_out(x->region, c, data_off + start * PAGE, run * PAGE))
 				return -1;
 			run = 0;
 		}
 		p += e->npages;
 	}
-	return run ? region_copy_out(&h->region, c, data_off + start * PAGE, run * PAGE) : 0;
+	return run ? region_copy_out(x->region, c, data_off + start * PAGE, run * PAGE) : 0;
 }
 
 void
-extents_remapped(struct heap *h, bool copied)
+extents_remapped(struct extents *x, bool copied)
 {
-	struct extents *x = &h->ext;
-	size_t np = h->pm.limit >> LG_PAGE;
+	size_t np = x->pm.limit >> LG_PAGE;
 	x->purging_pages = 0;
 	for (size_t p = 0; p < np;) {
-		struct extent *e = pm_extent(h->pm.map[p]);
+		struct extent *e = pm_extent(x->pm.map[p]);
 		if (in_use(e) || (!copied && e->state != EXTENT_PURGING)) {
 			p += e->npages;
 			continue;
@@ -758,8 +749,8 @@ extents_remapped(struct heap *h, bool copied)
 			e->backed = 1;
 			e->tstamp = util_now_ms();
 		}
-		e = coalesce_insert(h, e);
-		p = page_of(h, e->addr) + e->npages;
+		e = coalesce_insert(x, e);
+		p = page_of(x, e->addr) + e->npages;
 	}
 }
 
@@ -768,23 +759,22 @@ extents_remapped(struct heap *h, bool copied)
 #define CHECK(cond, ...) do { if (!(cond)) { errmsg_set(EINVAL, __VA_ARGS__); return 0; } } while (0)
 
 int
-extents_check(struct heap *h)
+extents_check(struct extents *x)
 {
-	struct extents *x = &h->ext;
-	size_t npages = h->pm.limit >> LG_PAGE;
+	size_t npages = x->pm.limit >> LG_PAGE;
 	size_t nfree_walk = 0, dirty = 0, active = 0, meta = 0;
 	for (size_t p = 0; p < npages;) {
-		uint64_t ent = h->pm.map[p];
+		uint64_t ent = x->pm.map[p];
 		struct extent *e = pm_extent(ent);
 		CHECK(e, "page %zu starts no extent", p);
-		CHECK(e->addr == h->pm.base + p * PAGE, "page %zu: extent at %#lx", p,
+		CHECK(e->addr == x->pm.base + p * PAGE, "page %zu: extent at %#lx", p,
 				(unsigned long)e->addr);
 		CHECK(e->npages >= 1 && p + e->npages <= npages, "page %zu: bad length %zu",
 				p, e->npages);
-		CHECK(pm_extent(h->pm.map[p + e->npages - 1]) == e,
+		CHECK(pm_extent(x->pm.map[p + e->npages - 1]) == e,
 				"page %zu: last page does not map to its extent", p);
 		for (size_t i = 1; i + 1 < e->npages; i++) {
-			uint64_t in = h->pm.map[p + i];
+			uint64_t in = x->pm.map[p + i];
 			if (e->state == EXTENT_SLAB)
 				CHECK(pm_extent(in) == e, "slab at page %zu: page %zu unmapped", p, i);
 			else
@@ -798,7 +788,7 @@ extents_check(struct heap *h)
 				dirty += e->npages;
 			size_t q = p + e->npages;
 			if (q < npages) {
-				struct extent *n = pm_extent(h->pm.map[q]);
+				struct extent *n = pm_extent(x->pm.map[q]);
 				CHECK(!n || n->state != e->state,
 						"free extents at pages %zu and %zu not coalesced", p, q);
 			}

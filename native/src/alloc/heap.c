@@ -1,24 +1,26 @@
 /*
- * heap.c -- heaps: creation over a region, the registry, the slow paths of the
- * malloc family, and fork handling
+ * heap.c -- heaps: creation over a region, the registry, each thread's caches,
+ * the lock order, reclaim, and fork handling
  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "alloc/heap.h"
 #include "alloc/rtree.h"
 #include "common/errmsg.h"
 
-pthread_mutex_t heap_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t heap_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
 static unsigned heap_max_id;          /* highest id in use (registry lock) */
 static uint64_t heap_serial;          /* last serial handed out (registry lock) */
 static pthread_once_t heap_atfork_once = PTHREAD_ONCE_INIT;
 static struct region_copy heap_fork_copy[HEAP_MAX_IDS + 1];  /* per fork: the child's copies */
 
-struct heap *
+/* The live heap with registry id `id`, or NULL. */
+static struct heap *
 heap_by_id(unsigned id)
 {
 	if (id == 0 || id > HEAP_MAX_IDS)
@@ -36,23 +38,173 @@ heap_of(const void *p)
 	return off < h->region.size ? h : NULL;
 }
 
+/* ---- lock order ---------------------------------------------------------- */
+
+void
+heap_lock_all(struct heap *h)
+{
+	pthread_mutex_lock(&h->tcs.lock);
+	for (unsigned a = 0; a < h->narenas; a++)
+		for (unsigned i = 0; i < NSMALL; i++)
+			pthread_mutex_lock(&h->arenas[a].bins[i].lock);
+	pthread_mutex_lock(&h->ext.lock);
+}
+
+void
+heap_unlock_all(struct heap *h)
+{
+	pthread_mutex_unlock(&h->ext.lock);
+	for (unsigned a = h->narenas; a-- > 0;)
+		for (unsigned i = NSMALL; i-- > 0;)
+			pthread_mutex_unlock(&h->arenas[a].bins[i].lock);
+	pthread_mutex_unlock(&h->tcs.lock);
+}
+
+/* After fork or a copy taken locked: every lock new, and free. */
+static void
+heap_reinit_locks(struct heap *h)
+{
+	pthread_mutex_init(&h->tcs.lock, NULL);
+	for (unsigned a = 0; a < h->narenas; a++)
+		for (unsigned i = 0; i < NSMALL; i++)
+			pthread_mutex_init(&h->arenas[a].bins[i].lock, NULL);
+	pthread_mutex_init(&h->ext.lock, NULL);
+	pthread_cond_init(&h->ext.purged, NULL);
+}
+
+void
+heap_reclaim(struct heap *h)
+{
+	tcache_reclaim(&h->tcs, heap_tcache_peek(h));
+	for (unsigned a = 0; a < h->narenas; a++)
+		for (unsigned i = 0; i < NSMALL; i++)
+			bin_release_empty(&h->arenas[a].bins[i], &h->ext, i);
+}
+
+/* ---- each thread's caches ------------------------------------------------ */
+
+__thread struct tsd tsd_tls TLS_HOT;
+
+static pthread_key_t tsd_key;
+static pthread_once_t tsd_key_once = PTHREAD_ONCE_INIT;
+static bool tsd_key_ok;
+
+static void tsd_cleanup(void *arg);
+
+static void
+tsd_key_init(void)
+{
+	tsd_key_ok = pthread_key_create(&tsd_key, tsd_cleanup) == 0;
+}
+
+/* Grow the thread's slot array to hold heap id `id`. */
+static bool
+tsd_grow(struct tsd *t, unsigned id)
+{
+	unsigned n = t->nslots ? t->nslots : 256;
+	while (n <= id)
+		n *= 2;
+	void *p = mmap(NULL, n * sizeof(struct tsd_slot), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	if (t->slots) {
+		memcpy(p, t->slots, t->nslots * sizeof(struct tsd_slot));
+		munmap(t->slots, t->nslots * sizeof(struct tsd_slot));
+	}
+	t->slots = p;
+	t->nslots = n;
+	return true;
+}
+
+struct tcache *
+heap_tcache_peek(struct heap *h)
+{
+	struct tsd *t = &tsd_tls;
+	if (h->id < t->nslots && t->slots[h->id].serial == h->serial)
+		return t->slots[h->id].tc;
+	return NULL;
+}
+
+struct tcache *
+heap_tcache_slow(struct heap *h)
+{
+	struct tsd *t = &tsd_tls;
+	if (t->serial == h->serial)
+		return t->tc;
+	if (t->state == TSD_DEAD)
+		return NULL;
+	struct tcache *tc = heap_tcache_peek(h);
+	if (!tc) {
+		pthread_once(&tsd_key_once, tsd_key_init);
+		if (!tsd_key_ok || (h->id >= t->nslots && !tsd_grow(t, h->id)))
+			return NULL;
+		tc = tcache_create(&h->tcs);
+		if (!tc)
+			return NULL;
+		t->slots[h->id].serial = h->serial;
+		t->slots[h->id].tc = tc;
+		pthread_setspecific(tsd_key, t);
+	}
+	t->serial = h->serial;
+	t->tc = tc;
+	return tc;
+}
+
+/* Destroy the caches t holds for heaps still alive and drop its slots. */
+static void
+tsd_release(struct tsd *t)
+{
+	t->serial = 0;
+	t->tc = NULL;
+	pthread_mutex_lock(&heap_registry_lock);
+	for (unsigned id = 0; id < t->nslots; id++) {
+		struct tsd_slot *s = &t->slots[id];
+		if (!s->tc)
+			continue;
+		struct heap *h = heap_by_id(id);
+		if (h && h->serial == s->serial)
+			tcache_destroy(&h->tcs, s->tc);
+	}
+	pthread_mutex_unlock(&heap_registry_lock);
+	if (t->slots)
+		munmap(t->slots, t->nslots * sizeof(struct tsd_slot));
+	t->slots = NULL;
+	t->nslots = 0;
+}
+
+/* tsd_cleanup -- thread exit: no caches any more, not even new ones */
+static void
+tsd_cleanup(void *arg)
+{
+	struct tsd *t = arg;
+	t->state = TSD_DEAD;
+	tsd_release(t);
+}
+
+void
+heap_thread_flush(void)
+{
+	tsd_release(&tsd_tls);
+}
+
 /* ---- fork --------------------------------------------------------------- */
 
 /* heap_copy_live -- the header, then what the extents hold in use, into c */
 static int
 heap_copy_live(struct heap *h, const struct region_copy *c)
 {
-	size_t hdr = (uintptr_t)h->pm.map - (uintptr_t)h->region.base;
+	size_t hdr = (uintptr_t)h->ext.pm.map - (uintptr_t)h->region.base;
 	if (region_copy_out(&h->region, c, 0, hdr) != 0)
 		return -1;
-	return extents_fork_copy(h, c);
+	return extents_fork_copy(&h->ext, c);
 }
 
 /* heap_rehome -- back onto a file of its own once default-mode forks, which
  * made the region copy-on-write, have stopped (region_rehome_begin says when):
  * the process has one thread, and with every lock held and every signal
  * blocked nothing writes the memory while its live pages are copied */
-static void
+void
 heap_rehome(struct heap *h)
 {
 	struct region_copy c;
@@ -64,7 +216,7 @@ heap_rehome(struct heap *h)
 	heap_lock_all(h);
 	if (heap_copy_live(h, &c) == 0 && region_rehome_finish(&h->region, &c)) {
 		heap_reinit_locks(h);   /* the copy was taken locked; no other thread */
-		extents_remapped(h, true);
+		extents_remapped(&h->ext, true);
 	} else {
 		region_copy_end(&h->region, &c);
 		heap_unlock_all(h);
@@ -124,13 +276,13 @@ heap_postfork_child(void)
 		struct region_copy *c = &heap_fork_copy[id];
 		bool copied = (c->fd >= 0 || c->mem) && region_fork_child(&h->region, c);
 		heap_reinit_locks(h);
-		extents_remapped(h, copied);
-		struct tcache *mine = tcache_peek(h);
-		struct tcache *tc = h->tcaches, *next;
+		extents_remapped(&h->ext, copied);
+		struct tcache *mine = heap_tcache_peek(h);
+		struct tcache *tc = h->tcs.head, *next;
 		for (; tc; tc = next) {
 			next = tc->next;
 			if (tc != mine)
-				tcache_destroy(h, tc);
+				tcache_destroy(&h->tcs, tc);
 		}
 	}
 }
@@ -204,16 +356,18 @@ heap_create(const struct region *r)
 	bool zero = region_fresh_is_zero(r);
 	memset(h, 0, zero ? hdr : hdr + pm_bytes);
 	h->region = *r;
-	h->pm.map = (uint64_t *)((char *)r->base + hdr);
-	h->pm.base = (uintptr_t)r->base + hdr + pm_bytes;
-	h->pm.limit = data_pages * PAGE;
+	struct pagemap pm = {
+		.map = (uint64_t *)((char *)r->base + hdr),
+		.base = (uintptr_t)r->base + hdr + pm_bytes,
+		.limit = data_pages * PAGE,
+	};
 	h->narenas = narenas;
-	pthread_mutex_init(&h->tc_lock, NULL);
 	for (unsigned i = 0; i < narenas; i++)
 		arena_init(&h->arenas[i], i);
-	if (extents_init(h, h->pm.base, data_pages, zero,
+	if (extents_init(&h->ext, &h->region, &pm, zero,
 			(uint64_t *)(void *)((char *)r->base + bitmap_off)) != 0)
 		return NULL;
+	tcache_set_init(&h->tcs, &h->ext, h->arenas, narenas, &h->large, r->size);
 	if (!heap_register(h)) {
 		errmsg_set(ENOMEM, "too many pools");
 		return NULL;
@@ -239,170 +393,3 @@ heap_destroy(struct heap *h)
 	region_destroy(&r);
 }
 
-/* ---- slow paths --------------------------------------------------------- */
-
-static void *
-enomem_too_big(size_t size)
-{
-	errmsg_set(ENOMEM, "a request of %zu bytes exceeds the pool", size);
-	return NULL;
-}
-
-void
-heap_reclaim(struct heap *h)
-{
-	tcache_reclaim(h);
-	for (unsigned a = 0; a < h->narenas; a++)
-		for (unsigned i = 0; i < NSMALL; i++)
-			bin_release_empty(h, &h->arenas[a].bins[i], i);
-}
-
-/* A large or huge allocation of at least size bytes (size > SMALL_MAX). */
-static void *
-large_alloc(struct heap *h, size_t size, size_t align, bool zero)
-{
-	if (size > h->pm.limit)
-		return enomem_too_big(size);
-	size_t usize = sz_usable(size);
-	unsigned ind = size <= LARGE_MAX ? sz_size2ind(size) : SZIND_HUGE;
-	void *p = arena_large_alloc(h, usize >> LG_PAGE, align, zero, ind);
-	if (!p) {
-		heap_reclaim(h);
-		p = arena_large_alloc(h, usize >> LG_PAGE, align, zero, ind);
-	}
-	return p;
-}
-
-void *
-heap_malloc_slow(struct heap *h, size_t size)
-{
-	if (unlikely(h->region.rehome))
-		heap_rehome(h);
-	if (size <= TCACHE_MAX) {
-		unsigned ind = sz_size2ind(size);
-		struct tcache *tc = tcache_get(h, h->serial);
-		if (tc) {
-			void *p = tcache_pop(tc, ind);
-			return likely(p != NULL) ? p : tcache_alloc_slow(h, tc, ind);
-		}
-		if (size <= SMALL_MAX) {
-			/* no thread cache (thread exiting, or no memory for one) */
-			struct arena *a = &h->arenas[((uintptr_t)&tsd_tls >> 12) % h->narenas];
-			void *p;
-			return bin_fill(h, a, ind, &p, 1) == 1 ? p : NULL;  /* extent_alloc said why */
-		}
-	}
-	return large_alloc(h, size, PAGE, false);
-}
-
-void
-heap_free_slow(struct heap *h, void *p)
-{
-	if (!p)
-		return;
-	if (unlikely(h->region.rehome))
-		heap_rehome(h);
-	uint64_t ent = pm_lookup(&h->pm, p);
-	unsigned ind = pm_szind(ent);
-	struct extent *e = pm_extent(ent);
-	if (ind >= NSMALL && (!e || e->state != EXTENT_LARGE || e->addr != (uintptr_t)p)) {
-		errmsg_set(EINVAL, "free of %p: not allocated from this pool", p);
-		return;
-	}
-	struct tcache *tc = ind < NCACHED ? tcache_get(h, h->serial) : NULL;
-	if (!tc) {
-		if (ind < NSMALL)
-			bin_flush(h, ind, &p, 1);
-		else
-			arena_large_free(h, e);
-		return;
-	}
-	if (!tcache_push(tc, ind, p))
-		tcache_free_slow(h, tc, ind, p);
-}
-
-void *
-heap_calloc(struct heap *h, size_t nmemb, size_t size)
-{
-	size_t total;
-	if (__builtin_mul_overflow(nmemb, size, &total)) {
-		errmsg_set(ENOMEM, "calloc of %zu x %zu bytes overflows", nmemb, size);
-		return NULL;
-	}
-	if (total <= SMALL_MAX) {
-		void *p = heap_malloc(h, total);
-		if (p)
-			memset(p, 0, total);
-		return p;
-	}
-	/* straight from the extents: purged or fresh pages need no zeroing */
-	return large_alloc(h, total, PAGE, true);
-}
-
-size_t
-heap_usable_size(struct heap *h, const void *p)
-{
-	uint64_t ent = pm_lookup(&h->pm, p);
-	unsigned ind = pm_szind(ent);
-	if (ind < NSMALL)
-		return sz_classes[ind].size;
-	struct extent *e = pm_extent(ent);
-	if (!e || e->state != EXTENT_LARGE || e->addr != (uintptr_t)p)
-		return 0;
-	return e->npages * PAGE;
-}
-
-void *
-heap_realloc(struct heap *h, void *p, size_t size)
-{
-	if (!p)
-		return heap_malloc(h, size);
-	size_t old = heap_usable_size(h, p);
-	if (old == 0) {
-		errmsg_set(EINVAL, "realloc of %p: not allocated from this pool", p);
-		return NULL;
-	}
-	if (size == 0) {
-		heap_free(h, p);
-		return NULL;
-	}
-	if (size > h->pm.limit)
-		return enomem_too_big(size);
-	if (size <= SMALL_MAX && old <= SMALL_MAX && sz_usable(size) == old)
-		return p;
-	if (size > SMALL_MAX && old > SMALL_MAX) {
-		size_t usize = sz_usable(size);
-		if (usize == old || arena_large_resize(h, pm_extent(pm_lookup(&h->pm, p)), usize))
-			return p;
-	}
-	void *q = heap_malloc(h, size);
-	if (!q)
-		return NULL;
-	memcpy(q, p, MIN(old, size));
-	heap_free(h, p);
-	return q;
-}
-
-void *
-heap_aligned_alloc(struct heap *h, size_t align, size_t size)
-{
-	if (!IS_POW2(align)) {
-		errmsg_set(EINVAL, "alignment %zu is not a power of two", align);
-		return NULL;
-	}
-	if (align > h->pm.limit) {	/* name the alignment: the size may be small */
-		errmsg_set(ENOMEM, "alignment %zu for a request of %zu bytes exceeds the pool",
-			align, size);
-		return NULL;
-	}
-	if (size > h->pm.limit)
-		return enomem_too_big(size);
-	size = MAX(size, (size_t)1);
-	if (align <= 16)
-		return heap_malloc(h, align == 16 ? MAX(size, (size_t)16) : size);
-	/* a class whose size is a multiple of align, in page-aligned slabs */
-	size_t asize = ALIGN_UP(size, align);
-	if (align <= PAGE && asize <= TCACHE_MAX)
-		return heap_malloc(h, asize);
-	return large_alloc(h, MAX(size, SMALL_MAX + 1), align, false);
-}

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "alloc/extent.h"
+#include "alloc/pagemap.h"
 
 /* ph_link -- the heap of two roots (either may be NULL) */
 static inline struct extent *

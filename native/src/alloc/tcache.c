@@ -1,31 +1,28 @@
 /*
- * tcache.c -- thread caches: refill, flush, per-thread slots and thread exit
+ * tcache.c -- thread caches: creation, refill, flush, reclaim
  */
 #include <errno.h>
-#include <string.h>
 #include <sched.h>
-#include <sys/mman.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/membarrier.h>
 
-#include "alloc/bin.h"
-#include "alloc/extent.h"
-#include "alloc/heap.h"
 #include "alloc/tcache.h"
 
-__thread struct tsd tsd_tls TLS_HOT;
-
-static pthread_key_t tsd_key;
-static pthread_once_t tsd_key_once = PTHREAD_ONCE_INIT;
-static bool tsd_key_ok;
-
-static void tsd_cleanup(void *arg);
-
-static void
-tsd_key_init(void)
+void
+tcache_set_init(struct tcache_set *s, struct extents *x, struct arena *arenas,
+		unsigned narenas, struct large_stats *large, size_t region_size)
 {
-	tsd_key_ok = pthread_key_create(&tsd_key, tsd_cleanup) == 0;
+	pthread_mutex_init(&s->lock, NULL);
+	s->head = NULL;
+	s->ext = x;
+	s->arenas = arenas;
+	s->narenas = narenas;
+	atomic_store_explicit(&s->next_arena, 0, memory_order_relaxed);
+	s->large = large;
+	/* large classes: at most pool/256 bytes a class (256 KiB to 4 MiB) */
+	s->large_bytes = MIN(MAX(region_size / 256, (size_t)256 << 10), (size_t)4 << 20);
 }
 
 static size_t
@@ -37,147 +34,85 @@ tcache_bytes(void)
 	return sizeof(struct tcache) + slots * sizeof(void *);
 }
 
-static struct tcache *
-tcache_create(struct heap *h)
+struct tcache *
+tcache_create(struct tcache_set *s)
 {
 	size_t bytes = tcache_bytes();
-	struct extent *e = extent_alloc(h, ALIGN_UP(bytes, PAGE) >> LG_PAGE, PAGE,
+	struct extent *e = extent_alloc(s->ext, ALIGN_UP(bytes, PAGE) >> LG_PAGE, PAGE,
 			EXTENT_META, SZIND_NONE);
 	if (!e)
 		return NULL;
 	struct tcache *tc = (struct tcache *)e->addr;
 	memset(tc, 0, sizeof(*tc));
-	tc->heap = h;
 	tc->ext = e;
-	unsigned a = atomic_fetch_add_explicit(&h->next_arena, 1, memory_order_relaxed);
-	tc->arena = &h->arenas[a % h->narenas];
-	/* large classes: at most pool/256 bytes a class (256 KiB to 4 MiB) */
-	size_t large_bytes = MIN(MAX(h->region.size / 256, (size_t)256 << 10), (size_t)4 << 20);
+	unsigned a = atomic_fetch_add_explicit(&s->next_arena, 1, memory_order_relaxed);
+	tc->arena = &s->arenas[a % s->narenas];
 	void **slot = (void **)(tc + 1);
 	for (unsigned i = 0; i < NCACHED; i++) {
 		unsigned n = sz_classes[i].ncache;
 		if (i >= NSMALL)
-			n = (unsigned)MIN((size_t)n, MAX(large_bytes / sz_classes[i].size, (size_t)4));
+			n = (unsigned)MIN((size_t)n, MAX(s->large_bytes / sz_classes[i].size, (size_t)4));
 		tc->bins[i].stack = slot;
 		tc->bins[i].ncache_max = (uint16_t)n;
 		slot += sz_classes[i].ncache;
 	}
-	pthread_mutex_lock(&h->tc_lock);
-	tc->next = h->tcaches;
-	if (h->tcaches)
-		h->tcaches->prev = tc;
-	h->tcaches = tc;
-	pthread_mutex_unlock(&h->tc_lock);
+	pthread_mutex_lock(&s->lock);
+	tc->next = s->head;
+	if (s->head)
+		s->head->prev = tc;
+	s->head = tc;
+	pthread_mutex_unlock(&s->lock);
 	return tc;
 }
 
-/* Grow the thread's slot array to hold heap id `id`. */
-static bool
-tsd_grow(struct tsd *t, unsigned id)
-{
-	unsigned n = t->nslots ? t->nslots : 256;
-	while (n <= id)
-		n *= 2;
-	void *p = mmap(NULL, n * sizeof(struct tsd_slot), PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	if (t->slots) {
-		memcpy(p, t->slots, t->nslots * sizeof(struct tsd_slot));
-		munmap(t->slots, t->nslots * sizeof(struct tsd_slot));
-	}
-	t->slots = p;
-	t->nslots = n;
-	return true;
-}
-
-struct tcache *
-tcache_peek(struct heap *h)
-{
-	struct tsd *t = &tsd_tls;
-	if (h->id < t->nslots && t->slots[h->id].serial == h->serial)
-		return t->slots[h->id].tc;
-	return NULL;
-}
-
-struct tcache *
-tcache_get_slow(struct heap *h)
-{
-	struct tsd *t = &tsd_tls;
-	if (t->serial == h->serial)
-		return t->tc;
-	if (t->state == TSD_DEAD)
-		return NULL;
-	struct tcache *tc = tcache_peek(h);
-	if (!tc) {
-		pthread_once(&tsd_key_once, tsd_key_init);
-		if (!tsd_key_ok || (h->id >= t->nslots && !tsd_grow(t, h->id)))
-			return NULL;
-		tc = tcache_create(h);
-		if (!tc)
-			return NULL;
-		t->slots[h->id].serial = h->serial;
-		t->slots[h->id].tc = tc;
-		pthread_setspecific(tsd_key, t);
-	}
-	t->serial = h->serial;
-	t->tc = tc;
-	return tc;
-}
-
-/* Return the first n objects of bin ind to where they came from. */
+/* Return n objects of bin ind to where they came from. */
 static void
-flush_objects(struct heap *h, unsigned ind, void **objs, unsigned n)
+flush_objects(struct tcache_set *s, unsigned ind, void **objs, unsigned n)
 {
 	if (ind < NSMALL) {
-		for (unsigned i = 0; i < n; i += BIN_FLUSH_MAX)
-			bin_flush(h, ind, objs + i, MIN(n - i, (unsigned)BIN_FLUSH_MAX));
+		arena_flush(s->arenas, s->ext, ind, objs, n);
 		return;
 	}
 	for (unsigned i = 0; i < n; i++)
-		arena_large_free(h, pm_extent(pm_lookup(&h->pm, objs[i])));
+		large_free(s->ext, s->large, pm_extent(pm_lookup(&s->ext->pm, objs[i])));
 }
 
 /* Every cached object of tc back to the arenas (the owner is not in its bins:
  * it is the caller, or a reclaim holds it off). */
 static void
-flush_all(struct heap *h, struct tcache *tc)
+flush_all(struct tcache_set *s, struct tcache *tc)
 {
 	for (unsigned i = 0; i < NCACHED; i++) {
 		struct tcache_bin *b = &tc->bins[i];
 		uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
 		/* objects reach the arenas before they leave the count (stats) */
-		flush_objects(h, i, b->stack, n);
+		flush_objects(s, i, b->stack, n);
 		atomic_store_explicit(&b->ncached, 0, memory_order_relaxed);
 	}
 }
 
-/* Become busy in tc, waiting out a reclaim of it (which holds tc_lock). */
+/* Become busy in tc, waiting out a reclaim of it (which holds the set's lock). */
 static void
-enter_wait(struct heap *h, struct tcache *tc)
+enter_wait(struct tcache_set *s, struct tcache *tc)
 {
 	while (!tcache_enter(tc)) {
-		pthread_mutex_lock(&h->tc_lock);
-		pthread_mutex_unlock(&h->tc_lock);
+		pthread_mutex_lock(&s->lock);
+		pthread_mutex_unlock(&s->lock);
 	}
 }
 
 /* A refill of the small bin ind: objects taken outside the busy section (the
- * fill takes locks, and may reclaim), then handed to the bin inside it. */
+ * fill takes locks), then handed to the bin inside it. */
 static void *
-refill(struct heap *h, struct tcache *tc, unsigned ind)
+refill(struct tcache_set *s, struct tcache *tc, unsigned ind)
 {
 	struct tcache_bin *b = &tc->bins[ind];
 	void *objs[TCACHE_NCACHE_MAX];
 	unsigned want = MAX(b->ncache_max / 2, 1u);
-	unsigned got = bin_fill(h, tc->arena, ind, objs, want);
-	if (!got) {
-		heap_reclaim(h);
-		got = bin_fill(h, tc->arena, ind, objs, want);
-		if (!got)
-			return NULL;        /* extent_alloc said why */
-	}
-	enter_wait(h, tc);
+	unsigned got = bin_fill(&tc->arena->bins[ind], s->ext, tc->arena->ind, ind, objs, want);
+	if (!got)
+		return NULL;            /* extent_alloc said why */
+	enter_wait(s, tc);
 	/* the bin is empty (only a reclaim took from it meanwhile); lowest
 	 * address on top: pop order follows the slab */
 	for (unsigned i = 0; i + 1 < got; i++)
@@ -188,10 +123,10 @@ refill(struct heap *h, struct tcache *tc, unsigned ind)
 }
 
 void *
-tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned ind)
+tcache_alloc_slow(struct tcache_set *s, struct tcache *tc, unsigned ind)
 {
 	struct tcache_bin *b = &tc->bins[ind];
-	enter_wait(h, tc);
+	enter_wait(s, tc);
 	uint16_t n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
 	if (n) {
 		atomic_store_explicit(&b->ncached, (uint16_t)(n - 1), memory_order_relaxed);
@@ -201,22 +136,17 @@ tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned ind)
 	}
 	tcache_leave(tc);
 	if (ind < NSMALL)
-		return refill(h, tc, ind);
-	void *p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
-	if (!p) {
-		heap_reclaim(h);
-		p = arena_large_alloc(h, sz_classes[ind].npages, PAGE, false, ind);
-	}
-	return p;
+		return refill(s, tc, ind);
+	return large_alloc(s->ext, s->large, sz_classes[ind].npages, PAGE, false, ind);
 }
 
 void
-tcache_free_slow(struct heap *h, struct tcache *tc, unsigned ind, void *p)
+tcache_free_slow(struct tcache_set *s, struct tcache *tc, unsigned ind, void *p)
 {
 	struct tcache_bin *b = &tc->bins[ind];
 	void *out[TCACHE_NCACHE_MAX + 1];
 	unsigned nout = 0;
-	enter_wait(h, tc);
+	enter_wait(s, tc);
 	unsigned n = atomic_load_explicit(&b->ncached, memory_order_relaxed);
 	if (n >= b->ncache_max) {
 		/* the oldest half goes: the rest is likelier to be reused while warm */
@@ -231,7 +161,7 @@ tcache_free_slow(struct heap *h, struct tcache *tc, unsigned ind, void *p)
 		out[nout++] = p;          /* a bin of capacity 0 */
 	atomic_store_explicit(&b->ncached, (uint16_t)n, memory_order_relaxed);
 	tcache_leave(tc);
-	flush_objects(h, ind, out, nout);
+	flush_objects(s, ind, out, nout);
 }
 
 /* fence_others -- a full memory fence on every thread of the process, or false
@@ -249,81 +179,43 @@ fence_others(void)
 }
 
 void
-tcache_reclaim(struct heap *h)
+tcache_reclaim(struct tcache_set *s, struct tcache *mine)
 {
-	struct tcache *mine = tcache_peek(h);
 	int err = errno;
-	pthread_mutex_lock(&h->tc_lock);
+	pthread_mutex_lock(&s->lock);
 	bool others = false;
-	for (struct tcache *tc = h->tcaches; tc; tc = tc->next)
+	for (struct tcache *tc = s->head; tc; tc = tc->next)
 		if (tc != mine) {
 			atomic_store_explicit(&tc->steal, 1, memory_order_relaxed);
 			others = true;
 		}
 	bool fenced = others && fence_others();
-	for (struct tcache *tc = h->tcaches; tc; tc = tc->next) {
+	for (struct tcache *tc = s->head; tc; tc = tc->next) {
 		if (tc != mine) {
 			if (!fenced)
 				continue;
 			while (atomic_load_explicit(&tc->busy, memory_order_acquire))
 				sched_yield();
 		}
-		flush_all(h, tc);
+		flush_all(s, tc);
 	}
-	for (struct tcache *tc = h->tcaches; tc; tc = tc->next)
+	for (struct tcache *tc = s->head; tc; tc = tc->next)
 		atomic_store_explicit(&tc->steal, 0, memory_order_release);
-	pthread_mutex_unlock(&h->tc_lock);
+	pthread_mutex_unlock(&s->lock);
 	errno = err;
 }
 
 void
-tcache_destroy(struct heap *h, struct tcache *tc)
+tcache_destroy(struct tcache_set *s, struct tcache *tc)
 {
-	pthread_mutex_lock(&h->tc_lock);
-	flush_all(h, tc);
+	pthread_mutex_lock(&s->lock);
+	flush_all(s, tc);
 	if (tc->prev)
 		tc->prev->next = tc->next;
 	else
-		h->tcaches = tc->next;
+		s->head = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
-	pthread_mutex_unlock(&h->tc_lock);
-	extent_free(h, tc->ext);
-}
-
-/* Destroy the caches t holds for heaps still alive and drop its slots. */
-static void
-tsd_release(struct tsd *t)
-{
-	t->serial = 0;
-	t->tc = NULL;
-	pthread_mutex_lock(&heap_registry_lock);
-	for (unsigned id = 0; id < t->nslots; id++) {
-		struct tsd_slot *s = &t->slots[id];
-		if (!s->tc)
-			continue;
-		struct heap *h = heap_by_id(id);
-		if (h && h->serial == s->serial)
-			tcache_destroy(h, s->tc);
-	}
-	pthread_mutex_unlock(&heap_registry_lock);
-	if (t->slots)
-		munmap(t->slots, t->nslots * sizeof(struct tsd_slot));
-	t->slots = NULL;
-	t->nslots = 0;
-}
-
-/* tsd_cleanup -- thread exit: no caches any more, not even new ones */
-static void
-tsd_cleanup(void *arg)
-{
-	struct tsd *t = arg;
-	t->state = TSD_DEAD;
-	tsd_release(t);
-}
-
-void
-tcache_thread_flush(void)
-{
-	tsd_release(&tsd_tls);
+	pthread_mutex_unlock(&s->lock);
+	extent_free(s->ext, tc->ext);
 }

@@ -2,22 +2,42 @@
  * tcache.h -- thread caches: the lock-free common path of malloc and free
  *
  * Glossary: tcache = one thread's cache for one heap (a stack of free objects per
- * cached class); tsd = the thread's state: a one-entry cache of its last heap's
- * tcache plus a slot per heap id; serial = a heap's never-reused number, so a slot
- * of a deleted heap is recognised and never touched.
+ * cached class); set = a heap's caches and what they draw on; fill = objects
+ * from the arena's bin into an empty stack; flush = the oldest half of a full
+ * stack back to the slabs. Which thread owns which cache is the heap's business.
+ *
+ * Reclaim: when a heap runs short, it empties every thread's cache. The owner
+ * marks itself busy around each touch of its bins; a reclaimer sets `steal` on
+ * the others, issues a process-wide fence (membarrier) so each owner either sees
+ * steal or has shown busy, waits out busy, and empties the bins. An owner that
+ * sees steal takes its slow path, which waits on the set's lock.
  */
 #ifndef PMALLOC_TCACHE_H
 #define PMALLOC_TCACHE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alloc/arena.h"
+#include "alloc/extent.h"
+#include "alloc/large.h"
 #include "alloc/sizeclass.h"
 
-struct heap;
-struct arena;
-struct extent;
+struct tcache;
+
+/* A heap's caches, and what they fill from and flush to. */
+struct tcache_set {
+	pthread_mutex_t lock;         /* guards the list; held through a reclaim */
+	struct tcache *head;          /* every thread's cache of the heap */
+	struct extents *ext;          /* where caches live and large objects come from */
+	struct arena *arenas;         /* where small objects come from and go back to */
+	unsigned narenas;
+	_Atomic unsigned next_arena;  /* round robin for new caches */
+	struct large_stats *large;    /* counters of large allocations */
+	size_t large_bytes;           /* capacity of a large class's bin, in bytes */
+};
 
 struct tcache_bin {
 	void **stack;                 /* cached objects, most recent last */
@@ -30,43 +50,18 @@ struct tcache_bin {
 struct tcache {
 	_Atomic int busy;             /* the owner is touching its bins */
 	_Atomic int steal;            /* a reclaimer is emptying them */
-	struct heap *heap;            /* owner */
 	struct arena *arena;          /* where small fills come from */
-	struct tcache *prev, *next;   /* the heap's list of caches */
+	struct tcache *prev, *next;   /* the set's list */
 	struct extent *ext;           /* the pages this cache lives in */
 	struct tcache_bin bins[NCACHED];
 };
 
-struct tsd_slot {
-	uint64_t serial;              /* heap serial the cache belongs to */
-	struct tcache *tc;
-};
+/* Set up s over a heap's extents, arenas and large counters (region_size bytes). */
+void tcache_set_init(struct tcache_set *s, struct extents *x, struct arena *arenas,
+		unsigned narenas, struct large_stats *large, size_t region_size);
 
-enum tsd_state { TSD_LIVE, TSD_DEAD };
-
-struct tsd {
-	uint64_t serial;              /* heap serial of tc (0: none) */
-	struct tcache *tc;            /* the last heap's cache */
-	struct tsd_slot *slots;       /* by heap id (mmap'ed) */
-	unsigned nslots;
-	int state;                    /* enum tsd_state: DEAD after thread exit */
-};
-
-extern __thread struct tsd tsd_tls TLS_HOT;
-
-/* tcache_get's slow path: another heap's cache was the last one used, or none. */
-struct tcache *tcache_get_slow(struct heap *h);
-
-/* The calling thread's cache for h (whose serial is given), created on first use;
- * NULL if none can be. */
-static inline struct tcache *
-tcache_get(struct heap *h, uint64_t serial)
-{
-	struct tsd *t = &tsd_tls;
-	if (likely(t->serial == serial))
-		return t->tc;
-	return tcache_get_slow(h);
-}
+/* A new cache in s, for the calling thread; NULL + ENOMEM. */
+struct tcache *tcache_create(struct tcache_set *s);
 
 /* tcache_enter -- the owner is about to touch its bins; false (not busy) while a
  * reclaim empties them: then take a slow path, which waits for it. */
@@ -126,24 +121,17 @@ tcache_push(struct tcache *tc, unsigned ind, void *p)
 }
 
 /* After tcache_pop failed: an object of class szind, the bin refilled (or a
- * large extent made); NULL + ENOMEM. */
-void *tcache_alloc_slow(struct heap *h, struct tcache *tc, unsigned szind);
+ * large extent made); NULL + ENOMEM (the heap reclaims and retries). */
+void *tcache_alloc_slow(struct tcache_set *s, struct tcache *tc, unsigned szind);
 
 /* After tcache_push failed: cache p, flushing the oldest half of a full bin. */
-void tcache_free_slow(struct heap *h, struct tcache *tc, unsigned szind, void *p);
+void tcache_free_slow(struct tcache_set *s, struct tcache *tc, unsigned szind, void *p);
 
-/* Return every object cached by any thread for h to the arenas: the calling
- * thread's cache, and every other thread's (see Reclaim above). */
-void tcache_reclaim(struct heap *h);
+/* Return every object cached in s to the arenas: mine (the caller's cache, or
+ * NULL) directly, every other cache through the steal handshake. */
+void tcache_reclaim(struct tcache_set *s, struct tcache *mine);
 
-/* The calling thread's cache for h if it has one (no creation). */
-struct tcache *tcache_peek(struct heap *h);
-
-/* Flush and free tc, which belongs to h (thread exit; forked child). */
-void tcache_destroy(struct heap *h, struct tcache *tc);
-
-/* Flush and free the calling thread's caches of every heap, as at thread exit,
- * though the thread goes on (it gets new caches if it allocates again). */
-void tcache_thread_flush(void);
+/* Flush tc, take it off s's list and free it (thread exit; forked child). */
+void tcache_destroy(struct tcache_set *s, struct tcache *tc);
 
 #endif

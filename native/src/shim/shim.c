@@ -20,7 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc/heap.h"
+#include "alloc/heap_alloc.h"
+#include "alloc/stats.h"
 #include "alloc/region.h"
 #include "common/errmsg.h"
 #include "common/options.h"
@@ -155,7 +156,7 @@ pool(void)
 static inline bool
 holds(const struct heap *h, const void *p)
 {
-	return h && (uintptr_t)p - h->pm.base < h->pm.limit;
+	return h && (uintptr_t)p - h->ext.pm.base < h->ext.pm.limit;
 }
 
 /* The fallback heap, or NULL (made at most once, under a lock). */
@@ -398,7 +399,7 @@ shim_report(void)
 {
 	struct pmalloc_stats st;
 	struct heap *h = pool();
-	heap_stats(h, &st);
+	stats_get(h, &st);
 	char line[512];
 	int n = snprintf(line, sizeof(line),
 		"pmalloc: pool %s (%zu bytes, pid %ld): allocated %llu active %llu "

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "alloc/heap.h"
+#include "alloc/check.h"
+#include "alloc/heap_alloc.h"
+#include "alloc/stats.h"
 #include "common/errmsg.h"
 #include "libvmem.h"
 #include "pmalloc.h"
@@ -109,7 +111,7 @@ API int
 vmem_check(VMEM *vmp)
 {
 	struct heap *h = heap_arg(vmp);
-	return h ? heap_check(h) : -1;
+	return h ? check_heap(h) : -1;
 }
 
 API void
@@ -146,7 +148,7 @@ vmem_stats_print(VMEM *vmp, const char *opts)
 	if (!h)
 		return;
 	struct pmalloc_stats st;
-	heap_stats(h, &st);
+	stats_get(h, &st);
 	print_line("pmalloc vmem pool %p: %" PRIu64 " bytes, %u arenas\n",
 			(void *)vmp, st.size, st.narenas);
 	print_line("allocated %" PRIu64 " active %" PRIu64 " metadata %" PRIu64
@@ -157,7 +159,7 @@ vmem_stats_print(VMEM *vmp, const char *opts)
 	if (opts && (strchr(opts, 'a') || strchr(opts, 'b')))
 		return;
 	struct pmalloc_class_stats rows[NCLASSES];
-	int n = heap_class_stats(h, rows, NCLASSES);
+	int n = stats_classes(h, rows, NCLASSES);
 	print_line("%10s %10s %12s %10s %8s\n", "size", "slab", "live", "cached", "slabs");
 	for (int i = 0; i < n; i++) {
 		if (!rows[i].live && !rows[i].cached && !rows[i].slabs)
@@ -244,7 +246,7 @@ pmalloc_vmem_stats(VMEM *vmp, struct pmalloc_stats *st)
 	struct heap *h = heap_arg(vmp);
 	if (!h)
 		return -1;
-	heap_stats(h, st);
+	stats_get(h, st);
 	return 0;
 }
 
@@ -252,7 +254,7 @@ API int
 pmalloc_vmem_class_stats(VMEM *vmp, struct pmalloc_class_stats *rows, size_t n)
 {
 	struct heap *h = heap_arg(vmp);
-	return h ? heap_class_stats(h, rows, n) : -1;
+	return h ? stats_classes(h, rows, n) : -1;
 }
 
 API int
@@ -262,14 +264,14 @@ pmalloc_vmem_purge(VMEM *vmp)
 	if (!h)
 		return -1;
 	heap_reclaim(h);
-	extent_purge(h, true);
+	extent_purge(&h->ext, true);
 	return 0;
 }
 
 API void
 pmalloc_thread_flush(void)
 {
-	tcache_thread_flush();
+	heap_thread_flush();
 }
 
 API VMEM *
