@@ -15,118 +15,103 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
+import contextlib
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-from pathlib import Path
+from dataclasses import dataclass
 
-from results import write_section
-
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-OUT = BENCH / "out"
-CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror"]
-ROWS = [("memcpy_persist", 4096), ("memcpy_persist", 65536), ("memcpy_persist", 4 << 20),
-        ("memcpy+persist", 4096), ("memcpy+persist", 65536), ("memcpy+persist", 4 << 20),
-        ("persist_line", 64)]
+from benchlib import build, report, runner, stats
+from benchlib.build import Contender
+from benchlib.report import fmt, fmt_size
+from benchlib.stats import Target
 
 
-def pmalloc_paths(python: str) -> tuple[str, str]:
-    code = "import pmalloc; print(pmalloc.get_include()); print(pmalloc.get_library())"
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True,
-                         cwd="/")
-    inc, lib = out.stdout.split()
-    return inc, lib
+@dataclass(frozen=True)
+class Row:
+    op: str
+    size: int
+    unit: str = "GB/s"
+    figure: str = "gbps"  # the driver's field
+    lower: bool = False   # lower is better
+
+    @property
+    def label(self) -> str:
+        return f"{self.op} {fmt_size(self.size)}"
+
+    @property
+    def target(self) -> Target:  # >= 1.0x PMDK; for a time, PMDK's time / ours >= 1.0
+        return Target(self.label, self.label, 1.0, "pmdk", self.lower)
 
 
-def build(python: str) -> dict[str, list[str]]:
-    OUT.mkdir(exist_ok=True)
-    inc, lib = pmalloc_paths(python)
-    libdir = OUT / "pmemlib"
-    libdir.mkdir(exist_ok=True)
-    shutil.copy(lib, libdir / "libpmalloc.so")
-    src = str(BENCH / "src" / "pmem_driver.c")
-    cmds = {
-        "pmalloc": ["gcc", *CFLAGS, f"-I{inc}", src, f"-L{libdir}", "-lpmalloc",
-                    f"-Wl,-rpath,{libdir}", "-o", str(OUT / "pmem-pmalloc")],
-        "pmdk": ["gcc", *CFLAGS, src, "-lpmem", "-o", str(OUT / "pmem-pmdk")],
-        "memcpy": ["gcc", *CFLAGS, "-DBENCH_PLAIN", src, "-o", str(OUT / "pmem-memcpy")],
-    }
-    for cmd in cmds.values():
-        subprocess.run(cmd, check=True)
-    return cmds
+ROWS = [*(Row(op, size) for op in ("memcpy_persist", "memcpy+persist")
+          for size in (4096, 65536, 4 << 20)),
+        Row("persist_line", 64, "ns per line (lower is better)", "ns_per_op", True)]
+CONTENDERS = [Contender("pmalloc", "pmalloc's libpmem.h + libpmalloc.so", "pmem-pmalloc"),
+              Contender("pmdk", "Debian's PMDK 1.12.1 -lpmem", "pmem-pmdk"),
+              Contender("memcpy", "plain memcpy, no flush: the ceiling", "pmem-memcpy")]
+BY_DRIVER = {(r.op, r.size): r for r in ROWS}  # the driver names a row by (op, bytes)
+WORKLOAD = "pmem"  # one driver run times every row
 
 
-def run_once(name: str, seconds: float, pool_dir: str) -> dict[tuple[str, int], float]:
-    env = dict(os.environ, PMEM_IS_PMEM_FORCE="1")
-    path = os.path.join(pool_dir, f"pmem-bench-{name}-{os.getpid()}")
-    out = subprocess.run([str(OUT / f"pmem-{name}"), path, str(seconds)], capture_output=True,
-                         text=True, env=env, check=True, timeout=600)
-    res = {}
-    for line in out.stdout.splitlines():
-        r = json.loads(line)
-        res[(r["row"], r["bytes"])] = r["gbps"] if r["row"] != "persist_line" else r["ns_per_op"]
-    return res
-
-
-def fmt_size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
+def speedup(t: Target, med: stats.Medians) -> float | None:
+    """pmalloc against PMDK, > 1 when pmalloc is faster."""
+    v = t.value(med, WORKLOAD)
+    return 1 / v if v and t.lower else v
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=0.3)
-    ap.add_argument("--pool-dir", default="/dev/shm")
-    ap.add_argument("--python", default=str(REPO / ".venv" / "bin" / "python"))
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
-    args = ap.parse_args(argv)
-    started = dt.datetime.now(dt.timezone.utc)
-    cmds = build(args.python)
-    names = list(cmds)
-    samples: dict[str, list[dict]] = {n: [] for n in names}
-    for rep in range(args.reps):
-        for name in names:
-            samples[name].append(run_once(name, args.seconds, args.pool_dir))
-        print(f"rep {rep + 1}/{args.reps} done", file=sys.stderr)
-    med = {n: {row: statistics.median(s[row] for s in samples[n]) for row in ROWS}
-           for n in names}
+    ap.add_argument("--seconds", type=float, default=0.3, help="time per row")
+    runner.common_options(ap, [], 600.0, "5")
+    args = runner.parse(ap, argv, [])
+    setup = runner.contenders(CONTENDERS, args)
+    reps = args.reps or 5
+    started = report.now()
+    env = {**runner.base_env(), "PMEM_IS_PMEM_FORCE": "1"}
 
-    lines = ["| row | unit | pmalloc | PMDK 1.12 | plain memcpy | pmalloc / PMDK |",
-             "|---|---|---:|---:|---:|---:|"]
-    for row in ROWS:
-        op, size = row
-        if op == "persist_line":
-            unit, ratio = "ns per line (lower is better)", med["pmdk"][row] / med["pmalloc"][row]
-            plain = "-"
-        else:
-            unit, ratio = "GB/s", med["pmalloc"][row] / med["pmdk"][row]
-            plain = f"{med['memcpy'][row]:.2f}"
-        lines.append(f"| {op} {fmt_size(size)} | {unit} | {med['pmalloc'][row]:.2f} | "
-                     f"{med['pmdk'][row]:.2f} | {plain} | **{ratio:.2f}** |")
-    table = "\n".join(lines)
-    ratios = {row: (med["pmdk"][row] / med["pmalloc"][row] if row[0] == "persist_line"
-                    else med["pmalloc"][row] / med["pmdk"][row]) for row in ROWS}
-    missed = [f"{op} {fmt_size(size)} ({r:.2f})" for (op, size), r in ratios.items() if r < 1.0]
+    def measure(c: Contender, w: str, rep: int) -> runner.Sample:
+        path = os.path.join(args.pool_dir, f"pmem-bench-{c.name}-{os.getpid()}")
+        cmd = [str(setup.exes[c.driver]), path, str(args.seconds)]
+        try:
+            lines = runner.json_lines(runner.run_process(cmd, env, args.timeout))
+        finally:  # a driver that was killed leaves its 64 MiB file behind
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        return {row.label: r[row.figure] for r in lines
+                if (row := BY_DRIVER.get((r["row"], r["bytes"])))}
+
+    runs = runner.alternate(setup.live, {WORKLOAD: reps}, measure, lambda w, s: "done",
+                             args.retries)
+    med = stats.medians(runs.samples)
+
+    def cell(name: str, row: Row) -> float | None:
+        return med.get((name, WORKLOAD), {}).get(row.label)
+
+    rows = [[r.label, r.unit, fmt(cell("pmalloc", r), ".2f"), fmt(cell("pmdk", r), ".2f"),
+             "-" if r.lower else fmt(cell("memcpy", r), ".2f"),
+             f"**{fmt(speedup(r.target, med), '.2f')}**"] for r in ROWS]
+    table = "\n".join(report.table(["row", "unit", "pmalloc", "PMDK 1.12", "plain memcpy",
+                                    "pmalloc / PMDK"], rows, "llrrrr"))
+    missed = [f"{r.label} ({fmt(speedup(r.target, med), '.2f')})" for r in ROWS
+              if (s := speedup(r.target, med)) is None or s < 1.0]
     target = ("Target (issue 4) >= 1.0x PMDK on every row: "
               + ("met." if not missed else "missed on " + ", ".join(missed) + "."))
     print(table)
+    fails = report.failures(runs)
+    if fails:
+        print("\n" + "\n".join(report.problems("Problems:", fails)), end="")
     if args.no_write:
         return 0
-    took = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    took = (report.now() - started).total_seconds()
     section = f"""## libpmem (issue 4)
 
 Command (from the repository root, pmalloc built in .venv):
 
 ```
-python3 bench/run_pmem.py
+{report.command("run_pmem.py", args.argv)}
 ```
 
-Run {started:%Y-%m-%d %H:%M} UTC, {args.reps} reps alternating pmalloc / PMDK / memcpy,
+Run {started:%Y-%m-%d %H:%M %Z}, {reps} reps alternating pmalloc / PMDK / memcpy,
 {args.seconds} s per row, took {took:.0f} s. One driver, `bench/src/pmem_driver.c`, built
 against pmalloc's `libpmem.h` + `libpmalloc.so`, against Debian's PMDK 1.12.1 `-lpmem`, and
 with `-DBENCH_PLAIN` (plain `memcpy`, no flush: the ceiling, not a contender). A 64 MiB file
@@ -140,10 +125,11 @@ line, `pmem_persist` that line. Medians; ratios > 1 mean pmalloc is faster (for
 
 {target}
 
+""" + "".join(f"{ln}\n" for ln in report.problems("Problems in this run:", fails)) + """\
 Build commands:
 
-""" + "\n".join(f"- {n}: `{' '.join(c)}`" for n, c in cmds.items())
-    write_section(BENCH / "RESULTS.md", "run_pmem.py", section)
+""" + "\n".join(f"- {c.name}: `{setup.builds[c.driver]}`" for c in setup.live)
+    report.write_section(build.BENCH / "RESULTS.md", "run_pmem.py", section)
     return 0
 
 

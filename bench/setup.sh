@@ -13,6 +13,8 @@ PACKAGES=(
     libmimalloc2.0          # /usr/lib/x86_64-linux-gnu/libmimalloc.so.2
     libtcmalloc-minimal4    # /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
     libmemkind-dev          # memkind.h + libmemkind.so (the PMEM kind)
+    libpmem-dev             # PMDK's libpmem.h + libpmem.so (run_pmem.py)
+    sqlite3                 # the sqlite workload of run_programs.py
     hyperfine
     time
 )
