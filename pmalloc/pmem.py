@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from pmalloc import _args
 from pmalloc._buffer import View
@@ -94,10 +94,12 @@ class Mapping(NoCopy, View):
     :class:`pmalloc.sim.Sim` (simulated pmem); not directly.
     """
 
-    __slots__ = ("_addr", "_len", "_ops", "_kind", "_is_pmem", "_path", "_unmap", "_closed")
+    __slots__ = ("_addr", "_len", "_ops", "_sync_ops", "_kind", "_is_pmem", "_path", "_unmap",
+                 "_closed")
     _addr: int
     _len: int
     _ops: Any
+    _sync_ops: Any
     _kind: str
     _is_pmem: bool
     _path: str | None
@@ -116,6 +118,9 @@ class Mapping(NoCopy, View):
         m._len = size
         m._ops = ops
         m._kind = ffi.string(lib.pmalloc_ops_name(ops)).decode()
+        # msync(): a simulator's own table, else the msync table
+        m._sync_ops = ops if m._kind == "sim" else lib.pmalloc_persist_ops(
+            ffi.NULL, 0, lib.PMALLOC_OPS_MSYNC)
         m._is_pmem = is_pmem
         m._path = path
         m._unmap = unmap
@@ -163,43 +168,36 @@ class Mapping(NoCopy, View):
 
     # ---- durability ---------------------------------------------------------------------
 
-    def _msync(self, ptr: Any, n: int) -> None:
-        if n == 0:
-            return
-        ffi.errno = 0
-        if lib.pmem_msync(ptr, n) != 0:
-            raise last_error(self._path)
+    def _failed(self) -> NoReturn:
+        """Raise the OSError of the persist op that just returned -1 (errno + C message)."""
+        raise last_error(self._path)
 
     def persist(self, offset: int = 0, size: int | None = None) -> None:
-        """Make [offset, offset+size) durable: flush + drain on pmem, msync otherwise."""
+        """Make [offset, offset+size) durable: flush + drain on pmem, msync otherwise.
+        A failure (msync's EIO ...) raises the OSError subclass of its errno."""
         ptr, n = self._range(offset, size)
-        if self._kind == "msync":
-            self._msync(ptr, n)
-        else:
-            lib.pmalloc_ops_persist(self._ops, ptr, n)
+        if lib.pmalloc_ops_persist(self._ops, ptr, n) != 0:
+            self._failed()
 
     def flush(self, offset: int = 0, size: int | None = None) -> None:
         """Start writing [offset, offset+size) back; durable after :meth:`drain` (msync
-        where the mapping is not pmem, which is durable at once)."""
+        where the mapping is not pmem, which is durable at once). Failures raise OSError."""
         ptr, n = self._range(offset, size)
-        if self._kind == "msync":
-            self._msync(ptr, n)
-        else:
-            lib.pmalloc_ops_flush(self._ops, ptr, n)
+        if lib.pmalloc_ops_flush(self._ops, ptr, n) != 0:
+            self._failed()
 
     def drain(self) -> None:
         """Wait for earlier flushes (and non-temporal copies) to reach persistence."""
         self._check_open()
-        lib.pmalloc_ops_drain(self._ops)
+        if lib.pmalloc_ops_drain(self._ops) != 0:
+            self._failed()
 
     def msync(self, offset: int = 0, size: int | None = None) -> None:
         """msync the pages of [offset, offset+size): durable for any file (for a simulator:
-        the same as :meth:`persist`)."""
+        the same as :meth:`persist`). Failures raise OSError."""
         ptr, n = self._range(offset, size)
-        if self._kind == "sim":
-            lib.pmalloc_ops_persist(self._ops, ptr, n)
-        else:
-            self._msync(ptr, n)
+        if lib.pmalloc_ops_persist(self._sync_ops, ptr, n) != 0:
+            self._failed()
 
     # ---- copies ---------------------------------------------------------------------------
 
@@ -216,12 +214,8 @@ class Mapping(NoCopy, View):
             ptr, n = self._range(offset, len(buf))
             if n == 0:
                 return
-            if self._kind == "msync":
-                lib.pmalloc_ops_memcpy(self._ops, ptr, buf, n, F_MEM_NOFLUSH)
-                if not fl & F_MEM_NOFLUSH:
-                    self._msync(ptr, n)
-            else:
-                lib.pmalloc_ops_memcpy(self._ops, ptr, buf, n, fl)
+            if lib.pmalloc_ops_memcpy(self._ops, ptr, buf, n, fl) == ffi.NULL:
+                self._failed()
 
     def memcpy_persist(self, offset: int, data: Any) -> None:
         """Copy ``data`` to ``offset``, durable on return (``pmem_memcpy_persist``)."""
@@ -236,12 +230,8 @@ class Mapping(NoCopy, View):
         ptr, n = self._range(offset, size)
         if n == 0:
             return
-        if self._kind == "msync":
-            lib.pmalloc_ops_memset(self._ops, ptr, byte, n, F_MEM_NOFLUSH)
-            if not fl & F_MEM_NOFLUSH:
-                self._msync(ptr, n)
-        else:
-            lib.pmalloc_ops_memset(self._ops, ptr, byte, n, fl)
+        if lib.pmalloc_ops_memset(self._ops, ptr, byte, n, fl) == ffi.NULL:
+            self._failed()
 
     def memset_persist(self, offset: int, value: int, size: int) -> None:
         """Fill [offset, offset+size) with ``value``, durable on return."""

@@ -119,22 +119,25 @@ const struct pmem_ops *pmalloc_persist_ops(const void *addr, size_t len, int kin
 /* The table's name: "pmem", "msync", "volatile" or "sim". */
 const char *pmalloc_ops_name(const struct pmem_ops *ops);
 
-/* Make [addr, addr+len) durable through ops. */
-void pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len);
+/* Make [addr, addr+len) durable through ops; 0, or -1 + errno (msync's EIO ...) and message. */
+int pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len);
 
-/* Start writing [addr, addr+len) back through ops (durable after a drain). */
-void pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len);
+/* Start writing [addr, addr+len) back through ops (durable after a drain); 0 or -1 + errno. */
+int pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len);
 
-/* Complete the flushes made through ops. */
-void pmalloc_ops_drain(const struct pmem_ops *ops);
+/* Complete the flushes made through ops; 0 or -1 + errno. */
+int pmalloc_ops_drain(const struct pmem_ops *ops);
 
-/* memmove through ops, flushed and drained per PMEM_F_MEM_* flags; returns dst. */
+/* memmove through ops, flushed and drained per PMEM_F_MEM_* flags; dst, or NULL + errno. */
 void *pmalloc_ops_memcpy(const struct pmem_ops *ops, void *dst, const void *src, size_t len,
 	unsigned flags);
 
-/* memset through ops, flushed and drained per PMEM_F_MEM_* flags; returns dst. */
+/* memset through ops, flushed and drained per PMEM_F_MEM_* flags; dst, or NULL + errno. */
 void *pmalloc_ops_memset(const struct pmem_ops *ops, void *dst, int c, size_t len,
 	unsigned flags);
+
+/* Test hook: the msync table's next count persists and flushes fail with errno err; 0 or -1. */
+int pmalloc_ops_inject_failure(int err, unsigned count);
 
 /* What libpmem chose at load time (from CPUID and the PMEM_* environment). */
 struct pmalloc_pmem_info {

@@ -1,18 +1,23 @@
 /*
- * cpu.c -- CPUID probing and the PMEM_* environment switches
+ * cpu.c -- CPUID probing, the platform's persistence domain and the PMEM_* switches
  */
 #include "pmem/cpu.h"
 
 #include <cpuid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errmsg.h"
 #include "common/options.h"
-#include "libpmem.h"
+
+/* Where the kernel lists NVDIMM regions and their persistence domains. */
+#define ND_DEVICES "/sys/bus/nd/devices"
 
 /* CPUID leaf 7 (EBX) and leaf 1 (EDX, ECX) bits we look at. */
 #define CPUID7_EBX_CLFLUSHOPT (1u << 23)
@@ -34,6 +39,48 @@ struct cpu_config cpu_cfg = {
 };
 
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+/* cpu_region_domain -- 1 if region dir `name` says "cpu_cache", 0 if another domain,
+ * -1 if it has no persistence_domain file */
+static int
+cpu_region_domain(const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), ND_DEVICES "/%s/persistence_domain", name);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	char buf[64] = "";
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	return strncmp(buf, "cpu_cache", 9) == 0;
+}
+
+int
+cpu_auto_flush(void)
+{
+	DIR *dir = opendir(ND_DEVICES);
+	if (dir == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* no NVDIMM bus: no pmem region, no auto flush */
+		errmsg_set_sys(errno, "pmem_has_auto_flush: opendir " ND_DEVICES);
+		return -1;
+	}
+	int regions = 0, cpu_cache = 0;
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		if (strncmp(e->d_name, "region", 6) != 0)
+			continue;
+		int d = cpu_region_domain(e->d_name);
+		if (d < 0)
+			continue;
+		regions++;
+		cpu_cache += d;
+	}
+	closedir(dir);
+	return regions > 0 && cpu_cache == regions;
+}
 
 /* cpu_xcr0 -- the register state the OS saves (XCR0); call only with OSXSAVE set */
 static uint32_t
@@ -72,7 +119,7 @@ cpu_probe(void)
 		best = (edx1 & CPUID1_EDX_CLFSH) ? CPU_FLUSH_CLFLUSH : CPU_FLUSH_NONE;
 	cpu_cfg.deep_flush = best;
 
-	cpu_cfg.auto_flush = pmem_has_auto_flush();
+	cpu_cfg.auto_flush = cpu_auto_flush();
 	int no_flush = (int)options_num(OPT_NO_FLUSH);
 	if (no_flush == 1 || (no_flush == -1 && cpu_cfg.auto_flush == 1))
 		cpu_cfg.flush = CPU_FLUSH_NONE;

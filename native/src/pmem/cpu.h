@@ -1,9 +1,11 @@
 /*
  * cpu.h -- what the processor offers for pmem, and the settings chosen once
  *
- * At load time cpu_init() reads CPUID and the PMEM_* environment switches and
- * fixes the flush instruction, the non-temporal copy width and the size from
- * which copies use non-temporal stores. Everything else reads cpu_cfg.
+ * At load time cpu_init() reads CPUID, the platform's persistence domain and
+ * the PMEM_* settings (common/options.h) and fixes the flush instruction, the
+ * non-temporal copy width and the size from which copies use non-temporal
+ * stores. Everything else reads cpu_cfg. The lowest level of pmem/: it knows
+ * no mapping, no simulator and no public function.
  *
  * Glossary:
  *   flush   -- write a cache line back towards the media: CLWB (keeps the line
@@ -47,6 +49,10 @@ extern struct cpu_config cpu_cfg;
 
 /* Read CPUID and the environment into cpu_cfg; idempotent (runs as a constructor). */
 void cpu_init(void);
+
+/* 1 if every NVDIMM region puts the CPU caches in its persistence domain (sysfs), 0 if not
+ * or there is none, -1 + errno and message if the bus cannot be read. */
+int cpu_auto_flush(void);
 
 /* The instruction's name: "clwb", "clflushopt", "clflush" or "none". */
 const char *cpu_flush_name(enum cpu_flush f);

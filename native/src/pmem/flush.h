@@ -6,8 +6,9 @@
  *   flush  -- write the lines of a range back (cpu_cfg.flush picks CLWB,
  *             CLFLUSHOPT, CLFLUSH or nothing).
  *   drain  -- SFENCE: earlier flushes and non-temporal stores are done.
- * These are the raw hardware operations, with no check for the simulator;
- * the public pmem_flush/pmem_drain route simulated ranges to sim.c first.
+ * These are the raw hardware operations: they know no mapping, no simulator
+ * and export nothing; libpmem.c routes simulated ranges to sim.c before them,
+ * and the mechanisms (map.c, sim.c) fence with flush_fence.
  */
 #ifndef PMALLOC_PMEM_FLUSH_H
 #define PMALLOC_PMEM_FLUSH_H

@@ -1,5 +1,5 @@
 /*
- * map.c -- pmem_map_file, pmem_unmap, pmem_is_pmem and the mapping table
+ * map.c -- file mappings: open, size and mmap a file (MAP_SYNC first), the table of them, msync
  */
 #include "pmem/map.h"
 
@@ -18,9 +18,6 @@
 #include "common/errmsg.h"
 #include "common/options.h"
 #include "common/util.h"
-#include "libpmem.h"
-#include "pmem/cpu.h"
-#include "pmem/sim.h"
 
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
@@ -28,8 +25,6 @@
 #ifndef MAP_SYNC
 #define MAP_SYNC 0x80000
 #endif
-
-#define MAP_VALID_FLAGS (PMEM_FILE_CREATE | PMEM_FILE_EXCL | PMEM_FILE_SPARSE | PMEM_FILE_TMPFILE)
 
 /* One live mapping. */
 struct map_range {
@@ -139,26 +134,26 @@ map_is_dax(const void *addr, size_t len)
 	return map_cover(addr, len, 1);
 }
 
-API int
-pmem_is_pmem(const void *addr, size_t len)
+int
+map_sync(const void *addr, size_t len)
 {
-	int force = map_force();
-	if (force >= 0)
-		return force;
-	if (unlikely(sim_active()) && sim_covers(addr, len))
-		return 1;
-	return map_is_dax(addr, len);
+	uintptr_t start = ALIGN_DOWN((uintptr_t)addr, (uintptr_t)sysconf(_SC_PAGESIZE));
+	size_t span = len + ((uintptr_t)addr - start);
+	if (msync((void *)start, span, MS_SYNC) != 0) {
+		errmsg_set_sys(errno, "msync(%p, %zu)", addr, len);
+		return -1;
+	}
+	return 0;
 }
 
-/* map_open -- open or create the file per flags; the fd, or -1 (errmsg set).
+/* map_open -- open or create the file as `how` says; the fd, or -1 (errmsg set).
  * *created tells whether a named file was created (to unlink on a later failure). */
 static int
-map_open(const char *path, int flags, mode_t mode, int *created)
+map_open(const char *path, const struct map_how *how, mode_t mode, int *created)
 {
 	*created = 0;
-	if (flags & PMEM_FILE_TMPFILE) {
-		int fd = open(path, O_TMPFILE | O_RDWR | ((flags & PMEM_FILE_EXCL) ? O_EXCL : 0),
-			0600);
+	if (how->tmpfile) {
+		int fd = open(path, O_TMPFILE | O_RDWR | (how->excl ? O_EXCL : 0), 0600);
 		if (fd >= 0)
 			return fd;
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
@@ -180,8 +175,8 @@ map_open(const char *path, int flags, mode_t mode, int *created)
 		return fd;
 	}
 	int oflags = O_RDWR | O_CLOEXEC;
-	if (flags & PMEM_FILE_CREATE) {
-		if (flags & PMEM_FILE_EXCL) {
+	if (how->create) {
+		if (how->excl) {
 			oflags |= O_CREAT | O_EXCL;
 		} else {
 			/* create only when missing, to know whether to unlink on failure */
@@ -222,44 +217,18 @@ map_size(int fd, const char *path, size_t len, int sparse)
 	return 0;
 }
 
-API void *
-pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapped_lenp,
-	int *is_pmemp)
+void *
+map_file(const char *path, size_t len, const struct map_how *how, mode_t mode, size_t *lenp,
+	int *daxp)
 {
-	if (path == NULL) {
-		errmsg_set(EINVAL, "pmem_map_file: path is NULL");
-		return NULL;
-	}
-	if (flags & ~MAP_VALID_FLAGS) {
-		errmsg_set(EINVAL, "pmem_map_file: invalid flags 0x%x", (unsigned)flags);
-		return NULL;
-	}
-	if ((flags & PMEM_FILE_TMPFILE) && !(flags & PMEM_FILE_CREATE)) {
-		errmsg_set(EINVAL, "pmem_map_file: PMEM_FILE_TMPFILE needs PMEM_FILE_CREATE");
-		return NULL;
-	}
-	if (flags & PMEM_FILE_CREATE) {
-		if (len == 0) {
-			errmsg_set(EINVAL, "pmem_map_file: PMEM_FILE_CREATE with a zero length");
-			return NULL;
-		}
-		if (len > (size_t)INT64_MAX) {
-			errmsg_set(EINVAL, "pmem_map_file: length %zu too large", len);
-			return NULL;
-		}
-	} else if (len != 0) {
-		errmsg_set(EINVAL, "pmem_map_file: a non-zero length needs PMEM_FILE_CREATE");
-		return NULL;
-	}
-
 	int created;
-	int fd = map_open(path, flags, mode, &created);
+	int fd = map_open(path, how, mode, &created);
 	if (fd < 0)
 		return NULL;
 
 	void *addr = NULL;
-	if (flags & PMEM_FILE_CREATE) {
-		if (map_size(fd, path, len, (flags & PMEM_FILE_SPARSE) != 0) != 0)
+	if (how->create) {
+		if (map_size(fd, path, len, how->sparse) != 0)
 			goto fail;
 	} else {
 		struct stat st;
@@ -297,10 +266,8 @@ pmem_map_file(const char *path, size_t len, int flags, mode_t mode, size_t *mapp
 		goto fail;
 	}
 	close(fd);
-	if (mapped_lenp != NULL)
-		*mapped_lenp = len;
-	if (is_pmemp != NULL)
-		*is_pmemp = pmem_is_pmem(addr, len);
+	*lenp = len;
+	*daxp = dax;
 	return addr;
 
 fail: {
@@ -313,13 +280,9 @@ fail: {
 }
 }
 
-API int
-pmem_unmap(void *addr, size_t len)
+int
+map_unmap(void *addr, size_t len)
 {
-	if (len == 0) {
-		errmsg_set(EINVAL, "pmem_unmap(%p, 0): zero length", addr);
-		return -1;
-	}
 	if (munmap(addr, len) != 0) {
 		errmsg_set_sys(errno, "pmem_unmap(%p, %zu)", addr, len);
 		return -1;

@@ -1,19 +1,15 @@
 /*
- * memops.c -- pmem_memmove/memcpy/memset with flushing and non-temporal stores
+ * memops.c -- copy and fill loops that flush what they store, non-temporal for large ones
  */
 #include "pmem/memops.h"
 
-#include <errno.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "common/errmsg.h"
 #include "common/util.h"
-#include "libpmem.h"
 #include "pmem/cpu.h"
 #include "pmem/flush.h"
-#include "pmem/sim.h"
 
 /* ---- Non-temporal loops over whole lines (dst 64-byte aligned, n a multiple of 64) ---- */
 
@@ -137,15 +133,13 @@ nt_set_avx512f(uint8_t *d, int c, size_t n)
 
 /* ---- Strategy ------------------------------------------------------------ */
 
-/* memops_nt -- whether a copy of len bytes with these flags streams its body */
+/* memops_nt -- whether a copy of len bytes stored `how` streams its body */
 static int
-memops_nt(size_t len, unsigned flags)
+memops_nt(size_t len, enum memops_how how)
 {
-	if (cpu_cfg.movnt == CPU_MOVNT_NONE)
+	if (cpu_cfg.movnt == CPU_MOVNT_NONE || how == MEMOPS_TEMPORAL)
 		return 0;
-	if (flags & (PMEM_F_MEM_TEMPORAL | PMEM_F_MEM_WB))
-		return 0;
-	if (flags & (PMEM_F_MEM_NONTEMPORAL | PMEM_F_MEM_WC))
+	if (how == MEMOPS_NONTEMPORAL)
 		return 1;
 	return len >= cpu_cfg.movnt_threshold;
 }
@@ -172,15 +166,11 @@ memops_part(uint8_t *d, const uint8_t *s, size_t n)
 }
 
 void
-memops_move(void *dst, const void *src, size_t len, unsigned flags)
+memops_move(void *dst, const void *src, size_t len, enum memops_how how)
 {
 	if (len == 0)
 		return;
-	if (flags & PMEM_F_MEM_NOFLUSH) {
-		memmove(dst, src, len);
-		return;
-	}
-	if (!memops_nt(len, flags)) {
+	if (!memops_nt(len, how)) {
 		memmove(dst, src, len);
 		flush_range(dst, len);
 	} else {
@@ -210,20 +200,14 @@ memops_move(void *dst, const void *src, size_t len, unsigned flags)
 			memops_part(d, s, head);
 		}
 	}
-	if (!(flags & PMEM_F_MEM_NODRAIN))
-		flush_fence();
 }
 
 void
-memops_set(void *dst, int c, size_t len, unsigned flags)
+memops_set(void *dst, int c, size_t len, enum memops_how how)
 {
 	if (len == 0)
 		return;
-	if (flags & PMEM_F_MEM_NOFLUSH) {
-		memset(dst, c, len);
-		return;
-	}
-	if (!memops_nt(len, flags)) {
+	if (!memops_nt(len, how)) {
 		memset(dst, c, len);
 		flush_range(dst, len);
 	} else {
@@ -246,115 +230,4 @@ memops_set(void *dst, int c, size_t len, unsigned flags)
 			flush_range(d + head + body, tail);
 		}
 	}
-	if (!(flags & PMEM_F_MEM_NODRAIN))
-		flush_fence();
-}
-
-/* ---- Public API ------------------------------------------------------------ */
-
-/* memops_check_flags -- PMDK goes on with unknown flags; so do we, leaving a message */
-static void
-memops_check_flags(const char *fn, unsigned flags)
-{
-	if (flags & ~PMEM_F_MEM_VALID_FLAGS) {
-		int saved = errno;
-		errmsg_set(EINVAL, "%s: invalid flags 0x%x ignored", fn,
-			flags & ~PMEM_F_MEM_VALID_FLAGS);
-		errno = saved;
-	}
-}
-
-/* move_api -- pmem_memmove and pmem_memcpy (a memmove is a valid memcpy) */
-static void *
-move_api(const char *fn, void *pmemdest, const void *src, size_t len, unsigned flags)
-{
-	memops_check_flags(fn, flags);
-	flags &= PMEM_F_MEM_VALID_FLAGS;
-	if (unlikely(sim_active()) && sim_route_move(pmemdest, src, len, flags))
-		return pmemdest;
-	memops_move(pmemdest, src, len, flags);
-	return pmemdest;
-}
-
-API void *
-pmem_memmove(void *pmemdest, const void *src, size_t len, unsigned flags)
-{
-	return move_api("pmem_memmove", pmemdest, src, len, flags);
-}
-
-API void *
-pmem_memcpy(void *pmemdest, const void *src, size_t len, unsigned flags)
-{
-	return move_api("pmem_memcpy", pmemdest, src, len, flags);
-}
-
-API void *
-pmem_memset(void *pmemdest, int c, size_t len, unsigned flags)
-{
-	memops_check_flags("pmem_memset", flags);
-	flags &= PMEM_F_MEM_VALID_FLAGS;
-	if (unlikely(sim_active()) && sim_route_set(pmemdest, c, len, flags))
-		return pmemdest;
-	memops_set(pmemdest, c, len, flags);
-	return pmemdest;
-}
-
-API void *
-pmem_memmove_persist(void *pmemdest, const void *src, size_t len)
-{
-	return pmem_memmove(pmemdest, src, len, 0);
-}
-
-API void *
-pmem_memcpy_persist(void *pmemdest, const void *src, size_t len)
-{
-	return pmem_memcpy(pmemdest, src, len, 0);
-}
-
-API void *
-pmem_memset_persist(void *pmemdest, int c, size_t len)
-{
-	return pmem_memset(pmemdest, c, len, 0);
-}
-
-API void *
-pmem_memmove_nodrain(void *pmemdest, const void *src, size_t len)
-{
-	return pmem_memmove(pmemdest, src, len, PMEM_F_MEM_NODRAIN);
-}
-
-API void *
-pmem_memcpy_nodrain(void *pmemdest, const void *src, size_t len)
-{
-	return pmem_memcpy(pmemdest, src, len, PMEM_F_MEM_NODRAIN);
-}
-
-API void *
-pmem_memset_nodrain(void *pmemdest, int c, size_t len)
-{
-	return pmem_memset(pmemdest, c, len, PMEM_F_MEM_NODRAIN);
-}
-
-/* ---- Version and errors ---------------------------------------------------- */
-
-API const char *
-pmem_check_version(unsigned major_required, unsigned minor_required)
-{
-	if (major_required != PMEM_MAJOR_VERSION) {
-		errmsg_set(EINVAL, "libpmem major version mismatch (need %u, found %u)",
-			major_required, PMEM_MAJOR_VERSION);
-		return errmsg_get();
-	}
-	if (minor_required > PMEM_MINOR_VERSION) {
-		errmsg_set(EINVAL, "libpmem minor version mismatch (need %u, found %u)",
-			minor_required, PMEM_MINOR_VERSION);
-		return errmsg_get();
-	}
-	return NULL;
-}
-
-API const char *
-pmem_errormsg(void)
-{
-	return errmsg_get();
 }

@@ -1,11 +1,13 @@
 /*
- * memops.h -- copying and filling pmem: pmem_memmove, pmem_memcpy, pmem_memset
+ * memops.h -- copying and filling pmem: the loops under pmem_memmove and pmem_memset
  *
- * A copy below cpu_cfg.movnt_threshold (or with PMEM_F_MEM_TEMPORAL/WB) is an
- * ordinary memmove followed by a flush of the lines it wrote. A larger one (or
- * with PMEM_F_MEM_NONTEMPORAL/WC) writes the partial lines at either end with
- * ordinary stores and flushes them, and streams the whole lines between with
- * non-temporal stores, which need no flush, only the final fence.
+ * A copy below cpu_cfg.movnt_threshold (or MEMOPS_TEMPORAL) is an ordinary
+ * memmove followed by a flush of the lines it wrote. A larger one (or
+ * MEMOPS_NONTEMPORAL) writes the partial lines at either end with ordinary
+ * stores and flushes them, and streams the whole lines between with
+ * non-temporal stores, which need no flush, only the fence that the caller
+ * issues (flush_fence) when it drains. Raw hardware: no simulator, no flags
+ * of the public API (libpmem.c turns PMEM_F_MEM_* into a memops_how).
  *
  * Glossary:
  *   head, tail -- the bytes before the first and after the last whole
@@ -19,10 +21,17 @@
 
 #include <stddef.h>
 
-/* memmove to pmem per PMEM_F_MEM_* flags, with the hardware flush and fence (no sim routing). */
-void memops_move(void *dst, const void *src, size_t len, unsigned flags);
+/* Which stores a copy uses for its whole lines. */
+enum memops_how {
+	MEMOPS_AUTO,            /* non-temporal from cpu_cfg.movnt_threshold bytes on */
+	MEMOPS_TEMPORAL,        /* ordinary stores + flush, whatever the size */
+	MEMOPS_NONTEMPORAL,     /* streaming stores, whatever the size (if the CPU has them) */
+};
 
-/* memset of pmem per PMEM_F_MEM_* flags, with the hardware flush and fence (no sim routing). */
-void memops_set(void *dst, int c, size_t len, unsigned flags);
+/* memmove to pmem, every line written flushed or streamed; no fence. */
+void memops_move(void *dst, const void *src, size_t len, enum memops_how how);
+
+/* memset of pmem, every line written flushed or streamed; no fence. */
+void memops_set(void *dst, int c, size_t len, enum memops_how how);
 
 #endif

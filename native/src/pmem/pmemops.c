@@ -1,40 +1,44 @@
 /*
- * pmemops.c -- the pmem, msync and volatile persist-ops tables, and their public wrappers
+ * pmemops.c -- the pmem, msync, volatile and sim persist-ops tables, and their public wrappers
  */
 #include "pmem/pmemops.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/errmsg.h"
 #include "common/util.h"
 #include "libpmem.h"
 #include "pmalloc.h"
-#include "pmem/cpu.h"
 #include "pmem/map.h"
 #include "pmem/sim.h"
 
-/* ---- pmem: the libpmem functions ---- */
+/* ---- pmem: the libpmem functions (they route a simulated range to its sim) ---- */
 
-static void
+static int
 ops_pmem_persist(void *ctx, const void *addr, size_t len)
 {
 	(void)ctx;
 	pmem_persist(addr, len);
+	return 0;
 }
 
-static void
+static int
 ops_pmem_flush(void *ctx, const void *addr, size_t len)
 {
 	(void)ctx;
 	pmem_flush(addr, len);
+	return 0;
 }
 
-static void
+static int
 ops_pmem_drain(void *ctx)
 {
 	(void)ctx;
 	pmem_drain();
+	return 0;
 }
 
 static void *
@@ -58,26 +62,50 @@ const struct pmem_ops pmemops_pmem = {
 
 /* ---- msync: page-granular, synchronous ---- */
 
-static void
+/* Failures injected into the msync table (pmalloc_ops_inject_failure): how many are
+ * still due, and their errno. */
+static _Atomic unsigned ops_inject_left;
+static _Atomic int ops_inject_err;
+
+/* ops_injected -- the errno of an injected failure due now (counted down), else 0 */
+static int
+ops_injected(void)
+{
+	unsigned n = atomic_load_explicit(&ops_inject_left, memory_order_relaxed);
+	while (n != 0) {
+		if (atomic_compare_exchange_weak(&ops_inject_left, &n, n - 1))
+			return atomic_load(&ops_inject_err);
+	}
+	return 0;
+}
+
+static int
 ops_msync_persist(void *ctx, const void *addr, size_t len)
 {
 	(void)ctx;
-	if (len != 0)
-		(void)pmem_msync(addr, len); /* a failure leaves its message */
+	if (len == 0)
+		return 0;
+	int err = ops_injected();
+	if (unlikely(err != 0)) {
+		errmsg_set_sys(err, "msync(%p, %zu) (injected failure)", addr, len);
+		return -1;
+	}
+	return map_sync(addr, len);
 }
 
-static void
+static int
 ops_nop_drain(void *ctx)
 {
 	(void)ctx;
+	return 0;
 }
 
 static void *
 ops_msync_copy(void *ctx, void *dst, const void *src, size_t len, unsigned flags)
 {
 	memmove(dst, src, len);
-	if (!(flags & PMEM_F_MEM_NOFLUSH))
-		ops_msync_persist(ctx, dst, len);
+	if (!(flags & PMEM_F_MEM_NOFLUSH) && ops_msync_persist(ctx, dst, len) != 0)
+		return NULL;
 	return dst;
 }
 
@@ -85,8 +113,8 @@ static void *
 ops_msync_fill(void *ctx, void *dst, int c, size_t len, unsigned flags)
 {
 	memset(dst, c, len);
-	if (!(flags & PMEM_F_MEM_NOFLUSH))
-		ops_msync_persist(ctx, dst, len);
+	if (!(flags & PMEM_F_MEM_NOFLUSH) && ops_msync_persist(ctx, dst, len) != 0)
+		return NULL;
 	return dst;
 }
 
@@ -97,12 +125,13 @@ const struct pmem_ops pmemops_msync = {
 
 /* ---- volatile: nothing to make durable ---- */
 
-static void
+static int
 ops_nop_range(void *ctx, const void *addr, size_t len)
 {
 	(void)ctx;
 	(void)addr;
 	(void)len;
+	return 0;
 }
 
 static void *
@@ -126,13 +155,97 @@ const struct pmem_ops pmemops_volatile = {
 	NULL, "volatile",
 };
 
+/* ---- sim: one table per simulator, its ctx the sim ---- */
+
+static int
+ops_sim_persist(void *ctx, const void *addr, size_t len)
+{
+	sim_flush(ctx, addr, len);
+	sim_drain(ctx);
+	return 0;
+}
+
+static int
+ops_sim_flush(void *ctx, const void *addr, size_t len)
+{
+	sim_flush(ctx, addr, len);
+	return 0;
+}
+
+static int
+ops_sim_drain(void *ctx)
+{
+	sim_drain(ctx);
+	return 0;
+}
+
+/* ops_sim_done -- after a store into the sim: flush (and drain) as the flags say */
+static void
+ops_sim_done(void *ctx, void *dst, size_t len, unsigned flags)
+{
+	if (flags & PMEM_F_MEM_NOFLUSH)
+		return;
+	sim_flush(ctx, dst, len);
+	if (!(flags & PMEM_F_MEM_NODRAIN))
+		sim_drain(ctx);
+}
+
+static void *
+ops_sim_copy(void *ctx, void *dst, const void *src, size_t len, unsigned flags)
+{
+	memmove(dst, src, len);
+	ops_sim_done(ctx, dst, len, flags);
+	return dst;
+}
+
+static void *
+ops_sim_fill(void *ctx, void *dst, int c, size_t len, unsigned flags)
+{
+	memset(dst, c, len);
+	ops_sim_done(ctx, dst, len, flags);
+	return dst;
+}
+
 const struct pmem_ops *
 pmemops_for(const void *addr, size_t len)
 {
-	const struct pmem_ops *ops = sim_ops_for(addr, len);
+	const struct pmem_ops *ops = sim_table_for(addr, len);
 	if (ops != NULL)
 		return ops;
 	return pmem_is_pmem(addr, len) ? &pmemops_pmem : &pmemops_msync;
+}
+
+/* ---- Public: the simulator's life (its table is made here) ---- */
+
+API PMALLOC_SIM *
+pmalloc_sim_new(size_t size)
+{
+	struct pmalloc_sim *sim = sim_new(size);
+	if (sim == NULL)
+		return NULL;
+	struct pmem_ops *table = malloc(sizeof(*table));
+	if (table == NULL) {
+		sim_delete(sim);
+		errmsg_set(ENOMEM, "pmalloc_sim_new: no memory for the persist-ops table");
+		return NULL;
+	}
+	*table = (struct pmem_ops){ ops_sim_persist, ops_sim_flush, ops_sim_drain,
+		ops_sim_copy, ops_sim_fill, sim, "sim" };
+	sim_publish(sim, table);
+	return sim;
+}
+
+API void
+pmalloc_sim_delete(PMALLOC_SIM *sim)
+{
+	if (sim != NULL)
+		sim_delete(sim);
+}
+
+API const struct pmem_ops *
+pmalloc_sim_ops(PMALLOC_SIM *sim)
+{
+	return sim ? sim_table(sim) : NULL;
 }
 
 /* ---- Public wrappers (pmalloc.h) ---- */
@@ -167,25 +280,28 @@ pmalloc_ops_name(const struct pmem_ops *ops)
 	return ops ? ops->name : "";
 }
 
-API void
+API int
 pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len)
 {
-	if (!ops_bad(ops, __func__))
-		pmemops_persist(ops, addr, len);
+	if (ops_bad(ops, __func__))
+		return -1;
+	return pmemops_persist(ops, addr, len);
 }
 
-API void
+API int
 pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len)
 {
-	if (!ops_bad(ops, __func__))
-		pmemops_flush(ops, addr, len);
+	if (ops_bad(ops, __func__))
+		return -1;
+	return pmemops_flush(ops, addr, len);
 }
 
-API void
+API int
 pmalloc_ops_drain(const struct pmem_ops *ops)
 {
-	if (!ops_bad(ops, __func__))
-		pmemops_drain(ops);
+	if (ops_bad(ops, __func__))
+		return -1;
+	return pmemops_drain(ops);
 }
 
 API void *
@@ -193,7 +309,7 @@ pmalloc_ops_memcpy(const struct pmem_ops *ops, void *dst, const void *src, size_
 	unsigned flags)
 {
 	if (ops_bad(ops, __func__))
-		return dst;
+		return NULL;
 	return pmemops_memcpy(ops, dst, src, len, flags & PMEM_F_MEM_VALID_FLAGS);
 }
 
@@ -201,23 +317,19 @@ API void *
 pmalloc_ops_memset(const struct pmem_ops *ops, void *dst, int c, size_t len, unsigned flags)
 {
 	if (ops_bad(ops, __func__))
-		return dst;
+		return NULL;
 	return pmemops_memset(ops, dst, c, len, flags & PMEM_F_MEM_VALID_FLAGS);
 }
 
 API int
-pmalloc_pmem_info(struct pmalloc_pmem_info *info)
+pmalloc_ops_inject_failure(int err, unsigned count)
 {
-	if (info == NULL) {
-		errmsg_set(EINVAL, "pmalloc_pmem_info: info is NULL");
+	if (count != 0 && err <= 0) {
+		errmsg_set(EINVAL, "pmalloc_ops_inject_failure: errno %d is not positive", err);
 		return -1;
 	}
-	cpu_init();
-	info->flush = cpu_flush_name(cpu_cfg.flush);
-	info->deep_flush = cpu_flush_name(cpu_cfg.deep_flush);
-	info->movnt = cpu_movnt_name(cpu_cfg.movnt);
-	info->movnt_threshold = cpu_cfg.movnt_threshold;
-	info->is_pmem_force = map_force();
-	info->auto_flush = cpu_cfg.auto_flush;
+	/* the errno first: a persist that sees the count sees it too */
+	atomic_store(&ops_inject_err, err);
+	atomic_store(&ops_inject_left, count);
 	return 0;
 }

@@ -5,6 +5,15 @@
  * `const struct pmem_ops *` chosen when their pool is opened (pmemops_for) and
  * call through it, so one code path serves real pmem (flush instructions),
  * files that need msync, volatile memory (no-ops) and the crash simulator.
+ * pmemops.c sits beside the front: its pmem table is libpmem.c's functions,
+ * the others call the mechanisms (map.c's msync, sim.c's flush and drain).
+ *
+ * Every op reports failure: persist, flush and drain return 0, or -1 with
+ * errno and the thread-local message (pmalloc_errormsg()); copy and fill
+ * return dst, or NULL with errno and the message when their flush or persist
+ * failed (the bytes are copied even then). Only the msync table fails today
+ * (msync's EIO, ENOMEM ...), or when a failure is injected
+ * (pmalloc_ops_inject_failure, a test hook).
  *
  * Glossary:
  *   persist -- flush + drain: the range is durable on return.
@@ -23,11 +32,11 @@
 
 /* A persist-ops table; every field set, never NULL. */
 struct pmem_ops {
-	void (*persist)(void *ctx, const void *addr, size_t len);   /* flush + drain */
-	void (*flush)(void *ctx, const void *addr, size_t len);     /* start write-back */
-	void (*drain)(void *ctx);                                   /* complete write-backs */
-	void *(*copy)(void *ctx, void *dst, const void *src, size_t len, unsigned flags); /* memcpy */
-	void *(*fill)(void *ctx, void *dst, int c, size_t len, unsigned flags);           /* memset */
+	int (*persist)(void *ctx, const void *addr, size_t len);    /* flush + drain; 0 or -1 */
+	int (*flush)(void *ctx, const void *addr, size_t len);      /* start write-back; 0 or -1 */
+	int (*drain)(void *ctx);                                    /* complete write-backs; 0 or -1 */
+	void *(*copy)(void *ctx, void *dst, const void *src, size_t len, unsigned flags); /* dst or NULL */
+	void *(*fill)(void *ctx, void *dst, int c, size_t len, unsigned flags);           /* dst or NULL */
 	void *ctx;              /* first argument of each function */
 	const char *name;       /* "pmem", "msync", "volatile" or "sim" */
 };
@@ -45,22 +54,22 @@ extern const struct pmem_ops pmemops_volatile;
 const struct pmem_ops *pmemops_for(const void *addr, size_t len);
 
 /* Shorthands: call through the table. */
-static inline void
+static inline int
 pmemops_persist(const struct pmem_ops *ops, const void *addr, size_t len)
 {
-	ops->persist(ops->ctx, addr, len);
+	return ops->persist(ops->ctx, addr, len);
 }
 
-static inline void
+static inline int
 pmemops_flush(const struct pmem_ops *ops, const void *addr, size_t len)
 {
-	ops->flush(ops->ctx, addr, len);
+	return ops->flush(ops->ctx, addr, len);
 }
 
-static inline void
+static inline int
 pmemops_drain(const struct pmem_ops *ops)
 {
-	ops->drain(ops->ctx);
+	return ops->drain(ops->ctx);
 }
 
 static inline void *

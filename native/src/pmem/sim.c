@@ -13,10 +13,8 @@
 
 #include "common/errmsg.h"
 #include "common/util.h"
-#include "libpmem.h"
 #include "pmalloc.h"
 #include "pmem/flush.h"
-#include "pmem/pmemops.h"
 
 /* Largest sim: the images live in memory three times over. */
 #define SIM_MAX_SIZE ((size_t)1 << 32)
@@ -34,7 +32,8 @@ struct pmalloc_sim {
 	uint8_t *work;            /* the working image: the mapping programs write */
 	size_t size;              /* bytes of each image, a multiple of FLUSH_LINE */
 	size_t map_size;          /* bytes mapped for work (a page multiple) */
-	struct pmem_ops ops;      /* the persist-ops table that acts on this sim */
+	void *table;              /* its persist-ops table, made by pmemops.c: sim.c only keeps it
+	                             and frees it with the sim */
 	pthread_mutex_t lock;     /* recursive: the hook runs with it held and may read the sim */
 	uint8_t *persisted;       /* what a crash keeps for sure */
 	uint8_t *pending;         /* line snapshots of flushes not yet drained */
@@ -189,51 +188,6 @@ sim_drain(struct pmalloc_sim *sim)
 	sim_leave(sim);
 }
 
-/* ---- The sim's persist-ops table ------------------------------------------ */
-
-static void
-sim_ops_persist(void *ctx, const void *addr, size_t len)
-{
-	sim_flush(ctx, addr, len);
-	sim_drain(ctx);
-}
-
-static void
-sim_ops_flush(void *ctx, const void *addr, size_t len)
-{
-	sim_flush(ctx, addr, len);
-}
-
-static void
-sim_ops_drain(void *ctx)
-{
-	sim_drain(ctx);
-}
-
-static void *
-sim_ops_copy(void *ctx, void *dst, const void *src, size_t len, unsigned flags)
-{
-	memmove(dst, src, len);
-	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
-		sim_flush(ctx, dst, len);
-		if (!(flags & PMEM_F_MEM_NODRAIN))
-			sim_drain(ctx);
-	}
-	return dst;
-}
-
-static void *
-sim_ops_fill(void *ctx, void *dst, int c, size_t len, unsigned flags)
-{
-	memset(dst, c, len);
-	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
-		sim_flush(ctx, dst, len);
-		if (!(flags & PMEM_F_MEM_NODRAIN))
-			sim_drain(ctx);
-	}
-	return dst;
-}
-
 /* ---- Registry and routing -------------------------------------------------- */
 
 /* sim_find_locked -- the sim whose working image holds [addr, addr+len), or NULL */
@@ -258,15 +212,15 @@ sim_covers(const void *addr, size_t len)
 	return found;
 }
 
-const struct pmem_ops *
-sim_ops_for(const void *addr, size_t len)
+void *
+sim_table_for(const void *addr, size_t len)
 {
 	if (!sim_active())
 		return NULL;
 	pthread_mutex_lock(&sim_lock);
 	struct pmalloc_sim *s = sim_find_locked(addr, len ? len : 1);
 	pthread_mutex_unlock(&sim_lock);
-	return s ? &s->ops : NULL;
+	return s ? s->table : NULL;
 }
 
 /* sim_free_images -- unmap and free what sim_new allocated (any of it may be NULL) */
@@ -279,6 +233,7 @@ sim_free_images(struct pmalloc_sim *sim)
 	free(sim->pending);
 	free(sim->pending_map);
 	free(sim->flusher);
+	free(sim->table);
 	free(sim);
 }
 
@@ -352,35 +307,7 @@ sim_route_drain(void)
 	}
 }
 
-int
-sim_route_move(void *dst, const void *src, size_t len, unsigned flags)
-{
-	if (!sim_covers(dst, 1))
-		return 0;
-	memmove(dst, src, len);
-	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
-		sim_route_flush(dst, len);
-		if (!(flags & PMEM_F_MEM_NODRAIN))
-			pmem_drain();
-	}
-	return 1;
-}
-
-int
-sim_route_set(void *dst, int c, size_t len, unsigned flags)
-{
-	if (!sim_covers(dst, 1))
-		return 0;
-	memset(dst, c, len);
-	if (!(flags & PMEM_F_MEM_NOFLUSH)) {
-		sim_route_flush(dst, len);
-		if (!(flags & PMEM_F_MEM_NODRAIN))
-			pmem_drain();
-	}
-	return 1;
-}
-
-/* ---- Public API (pmalloc.h) ------------------------------------------------- */
+/* ---- Life and the public API (pmalloc.h) ------------------------------------- */
 
 /* sim_lock_init -- a recursive lock: the hook runs holding it and reads the sim; 0 or -1 */
 static int
@@ -396,8 +323,8 @@ sim_lock_init(struct pmalloc_sim *sim)
 	return rc == 0 ? 0 : -1;
 }
 
-API PMALLOC_SIM *
-pmalloc_sim_new(size_t size)
+struct pmalloc_sim *
+sim_new(size_t size)
 {
 	if (size == 0 || size > SIM_MAX_SIZE) {
 		errmsg_set(EINVAL, "pmalloc_sim_new: size %zu not in 1..%zu", size, SIM_MAX_SIZE);
@@ -421,15 +348,6 @@ pmalloc_sim_new(size_t size)
 	if (sim->persisted == NULL || sim->pending == NULL || sim->pending_map == NULL ||
 	    sim->flusher == NULL || sim->work == NULL || sim_lock_init(sim) != 0)
 		goto nomem;
-	sim->ops = (struct pmem_ops){ sim_ops_persist, sim_ops_flush, sim_ops_drain,
-		sim_ops_copy, sim_ops_fill, sim, "sim" };
-
-	pthread_mutex_lock(&sim_lock);
-	sim->id = sim_next_id++;
-	sim->next = sim_list;
-	sim_list = sim;
-	atomic_fetch_add(&sim_count, 1);
-	pthread_mutex_unlock(&sim_lock);
 	return sim;
 
 nomem:
@@ -439,11 +357,27 @@ nomem:
 	return NULL;
 }
 
-API void
-pmalloc_sim_delete(PMALLOC_SIM *sim)
+void
+sim_publish(struct pmalloc_sim *sim, void *table)
 {
-	if (sim == NULL)
-		return;
+	sim->table = table;
+	pthread_mutex_lock(&sim_lock);
+	sim->id = sim_next_id++;
+	sim->next = sim_list;
+	sim_list = sim;
+	atomic_fetch_add(&sim_count, 1);
+	pthread_mutex_unlock(&sim_lock);
+}
+
+void *
+sim_table(const struct pmalloc_sim *sim)
+{
+	return sim->table;
+}
+
+void
+sim_delete(struct pmalloc_sim *sim)
+{
 	pthread_mutex_lock(&sim_lock);
 	for (struct pmalloc_sim **pp = &sim_list; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == sim) {
@@ -469,12 +403,6 @@ API size_t
 pmalloc_sim_size(const PMALLOC_SIM *sim)
 {
 	return sim ? sim->size : 0;
-}
-
-API const struct pmem_ops *
-pmalloc_sim_ops(PMALLOC_SIM *sim)
-{
-	return sim ? &sim->ops : NULL;
 }
 
 API int

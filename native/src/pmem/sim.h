@@ -22,9 +22,14 @@
  *   word        -- an aligned 8-byte unit: x86 stores it atomically, no larger.
  *   candidate   -- a word whose persisted, pending and working values are not
  *                  all equal: a crash may leave any of them.
- *   route       -- the public pmem_flush/pmem_drain/pmem_memcpy calls reach a
- *                  sim when their address lies in one (sim_active() gates the
+ *   route       -- libpmem.c's pmem_flush/pmem_drain/pmem_memcpy reach a sim
+ *                  when their address lies in one (sim_active() gates the
  *                  lookup, so the cost without sims is one relaxed load).
+ *   table       -- the sim's persist-ops table: pmemops.c makes it and hands
+ *                  it to sim_publish; sim.c only keeps it (and frees it).
+ *
+ * A mechanism under libpmem.c and pmemops.c: it calls no public pmem_*
+ * function and knows no PMEM_F_MEM_* flag.
  */
 #ifndef PMALLOC_PMEM_SIM_H
 #define PMALLOC_PMEM_SIM_H
@@ -33,7 +38,6 @@
 #include <stddef.h>
 
 struct pmalloc_sim;
-struct pmem_ops;
 
 /* Number of live sims (read without a lock on every flush and drain). */
 extern atomic_int sim_count;
@@ -57,16 +61,22 @@ int sim_route_flush(const void *addr, size_t len);
 /* Drain the sims this thread flushed since its last drain. */
 void sim_route_drain(void);
 
-/* If a sim holds dst: memmove + routed flush (+ drain per flags); 1. Else 0. */
-int sim_route_move(void *dst, const void *src, size_t len, unsigned flags);
-
-/* If a sim holds dst: memset + routed flush (+ drain per flags); 1. Else 0. */
-int sim_route_set(void *dst, int c, size_t len, unsigned flags);
-
 /* 1 if a sim's working image holds all of [addr, addr+len). */
 int sim_covers(const void *addr, size_t len);
 
-/* The persist-ops table of the sim holding [addr, addr+len), or NULL. */
-const struct pmem_ops *sim_ops_for(const void *addr, size_t len);
+/* The table of the sim holding [addr, addr+len), or NULL. */
+void *sim_table_for(const void *addr, size_t len);
+
+/* A zeroed sim of size bytes (rounded up to a line), not yet routed to; NULL + errno. */
+struct pmalloc_sim *sim_new(size_t size);
+
+/* Give the sim its table (malloc'ed; freed with the sim) and make routing find it. */
+void sim_publish(struct pmalloc_sim *sim, void *table);
+
+/* The table sim_publish gave it. */
+void *sim_table(const struct pmalloc_sim *sim);
+
+/* Stop routing to sim; freed now, or by the last routed call still using it. */
+void sim_delete(struct pmalloc_sim *sim);
 
 #endif
