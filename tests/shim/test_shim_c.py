@@ -31,21 +31,6 @@ from shim_support import (MiB, SANITIZED, SHIM, Run, build, expect_checks_as_wit
 SLOW = 3 if SANITIZED else 1
 
 
-@pytest.fixture(scope="module")
-def without_shim():
-    """without_shim(cmd, env=None, **run_args): the program's run without the shim, once
-    per module for each command and environment (the comparison of its runs under it)."""
-    done: dict[tuple, Run] = {}
-
-    def plain(cmd, env: dict[str, str] | None = None, **run_args) -> Run:
-        env = env or plain_env()
-        key = (tuple(map(str, cmd)), tuple(sorted(env.items())))
-        if key not in done:
-            done[key] = run(cmd, env=env, **run_args)
-        return done[key]
-    return plain
-
-
 # ---- edge cases ---------------------------------------------------------------------------
 
 def _edge_without_shim(without_shim) -> Run:
