@@ -1,6 +1,10 @@
-"""Fixtures shared by the test suite.
+"""Fixtures and helpers shared by the test suite.
 
 - ``pool_dir``: a fresh directory for pool files (under /dev/shm when it is usable).
+- ``tiny_fs``: a 4 MiB tmpfs anyone may write to, for the full-file-system tests of the
+  alloc and shim layers (root only: skipped elsewhere).
+- ``raised()`` / ``bad_argument()`` (helpers): what a misused call raises, for the hardening
+  tests of every layer.
 - ``c_program``: compiles a C program against ``pmalloc.get_include()`` and
   ``pmalloc.get_library()`` and runs it with a timeout. tests/c holds what the programs
   of every layer share (check.h); each layer's conftest points ``c_program`` at its own
@@ -27,6 +31,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +61,23 @@ def pool_dir() -> Iterator[str]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def tiny_fs() -> Iterator[str]:
+    """A 4 MiB tmpfs that anyone may write to, mounted for the test (in the temp dir, not
+    under pytest's private one, so that a test may drop root)."""
+    mnt = tempfile.mkdtemp(prefix="pmalloc-tiny-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=1777", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        os.rmdir(mnt)
 
 
 def native():
@@ -96,6 +118,29 @@ def as_nobody(imports: str, code: str, *args: str):
         pytest.skip(out["skip"])
     assert out["uid"] != 0, "the attempt must not run as root"
     return out["result"]
+
+
+# ---- misuse: what a call raises ------------------------------------------------------------
+
+def raised(f: Callable[..., Any], *args: Any, **kwargs: Any) -> BaseException:
+    """The exception f(*args, **kwargs) raises; fails, saying what it returned, if none."""
+    try:
+        result = f(*args, **kwargs)
+    except BaseException as e:  # noqa: BLE001 - the caller checks its type
+        return e
+    pytest.fail(f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected an exception, "
+                f"saw a result: {result!r}")
+
+
+def bad_argument(f: Callable[..., Any], *args: Any, naming: str = "", **kwargs: Any) -> None:
+    """f(...) must raise InvalidArgumentError (a ValueError and PmallocError) whose message
+    contains `naming`; never a bare OverflowError."""
+    from pmalloc.errors import InvalidArgumentError
+    e = raised(f, *args, **kwargs)
+    assert isinstance(e, InvalidArgumentError) and isinstance(e, ValueError), (
+        f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected InvalidArgumentError, "
+        f"saw {type(e).__name__}: {e}")
+    assert naming in str(e), f"expected the message to name {naming!r}, saw {str(e)!r}"
 
 
 # ---- C programs --------------------------------------------------------------------------

@@ -212,7 +212,7 @@ def test_without_the_shim_nothing_is_in_the_pool_dir(pool_dir):
 @needs_preload
 def test_the_default_pool_size_and_dir(without_shim):
     """No settings: the pool is in /dev/shm (or $TMPDIR, /tmp) and as large as memory, or
-    as the room left there if that is less (tests/test_full_fs.py checks that exactly;
+    as the room left there if that is less (tests/shim/test_full_fs.py checks that exactly;
     here other programs may write to the directory while the test runs)."""
     cmd = [build("hold.c"), "fill", "8"]
     phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
