@@ -81,7 +81,7 @@ ZEROS = bytes(HUGE_TOP + 4 * MiB)
 DIRTY = b"\xa5" * (HUGE_TOP + 4 * MiB)
 _MASTER_BUF = _abi.from_buffer(MASTER)
 _ZEROS_BUF = _abi.from_buffer(ZEROS)
-_MASTER_ADDR = int(_abi.cast("uintptr_t", _MASTER_BUF))
+MASTER_ADDR = int(_abi.cast("uintptr_t", _MASTER_BUF))
 _ZEROS_ADDR = int(_abi.cast("uintptr_t", _ZEROS_BUF))
 
 

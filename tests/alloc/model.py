@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from conftest import errno_text
 from pmalloc._native import ffi, lib
 
-from .helpers import (_MASTER_ADDR, MASTER, MASTER_SPAN, ZEROS, addr_of, errmsg,
+from .helpers import (MASTER, MASTER_ADDR, MASTER_SPAN, ZEROS, addr_of, errmsg,
                       first_difference, is_zero, same_bytes)
 
 # ---- the model ---------------------------------------------------------------------------------
-
 
 def fundamental_alignment(size: int) -> int:
     """What malloc(size) must honour: 16, or the largest power of two fitting in size."""
@@ -115,7 +114,7 @@ class Model:
 
     def verify(self, b: Block, n: int | None = None, why: str = "") -> None:
         n = b.usable if n is None else n
-        if not same_bytes(b.addr, _MASTER_ADDR + b.offset, n):
+        if not same_bytes(b.addr, MASTER_ADDR + b.offset, n):
             ref = MASTER[b.offset:b.offset + n]
             at = first_difference(b.addr, ref, n)
             seen = ffi.cast("unsigned char *", b.addr)[at]
@@ -203,7 +202,7 @@ class Model:
         self._remove(old)
         keep = min(old.size, size)
         moved = Block(bid, q, addr_of(q), size, 0, old.offset)
-        if not same_bytes(moved.addr, _MASTER_ADDR + old.offset, keep):
+        if not same_bytes(moved.addr, MASTER_ADDR + old.offset, keep):
             self.note(f"p{bid} = {call};  /* {moved.addr:#x} */")
             ref = MASTER[old.offset:old.offset + keep]
             at = first_difference(moved.addr, ref, keep)
