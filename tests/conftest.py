@@ -1,16 +1,25 @@
-"""Fixtures shared by the test suite.
+"""Fixtures and helpers shared by the test suite.
 
 - ``pool_dir``: a fresh directory for pool files (under /dev/shm when it is usable).
-- ``make_vmem`` / ``vmem``: pools made through ``lib.vmem_create``; each is checked with
-  ``vmem_check`` and deleted when the test ends.
+- ``tiny_fs``: a 4 MiB tmpfs anyone may write to, for the full-file-system tests of the
+  alloc and shim layers (root only: skipped elsewhere).
+- ``raised()`` / ``bad_argument()`` (helpers): what a misused call raises, for the hardening
+  tests of every layer.
 - ``c_program``: compiles a C program against ``pmalloc.get_include()`` and
-  ``pmalloc.get_library()`` and runs it with a timeout.
+  ``pmalloc.get_library()`` and runs it with a timeout. tests/c holds what the programs
+  of every layer share (check.h); each layer's conftest points ``c_program`` at its own
+  programs (tests/alloc/c, tests/pmem/c).
+
+The tests live by layer (tests/alloc, tests/pmem, tests/shim), each directory a package
+with a conftest of its own for that layer's fixtures; this file is the only conftest
+outside a package, so ``from conftest import ...`` always means this one.
 
 With ``PMALLOC_SANITIZED=1`` (test.sh sets it for the run under AddressSanitizer and UBSan)
 the C programs are built with the sanitizers too, to link with the sanitized libpmalloc.so.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -22,6 +31,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +70,23 @@ def pool_dir() -> Iterator[str]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def tiny_fs() -> Iterator[str]:
+    """A 4 MiB tmpfs that anyone may write to, mounted for the test (in the temp dir, not
+    under pytest's private one, so that a test may drop root)."""
+    mnt = tempfile.mkdtemp(prefix="pmalloc-tiny-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=1777", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        os.rmdir(mnt)
 
 
 def native():
@@ -102,56 +129,27 @@ def as_nobody(imports: str, code: str, *args: str):
     return out["result"]
 
 
-class Pools:
-    """Creates vmem pools and deletes, after checking, those left at the end."""
+# ---- misuse: what a call raises ------------------------------------------------------------
 
-    def __init__(self, directory: str) -> None:
-        self.dir = directory
-        self.live: list = []
-
-    def create(self, size: int = 64 * MiB, directory: str | None = None):
-        ffi, lib = native()
-        ffi.errno = 0
-        vmp = lib.vmem_create((directory or self.dir).encode(), size)
-        if vmp == ffi.NULL:
-            err = ffi.errno
-            msg = ffi.string(lib.vmem_errormsg()).decode(errors="replace")
-            pytest.fail(f"vmem_create({directory or self.dir!r}, {size}): expected a pool, "
-                        f"saw NULL, errno {errno_text(err)}: {msg}")
-        self.live.append(vmp)
-        return vmp
-
-    def delete(self, vmp) -> None:
-        _, lib = native()
-        self.live.remove(vmp)
-        lib.vmem_delete(vmp)
-
-    def close_all(self) -> list[str]:
-        _, lib = native()
-        problems = []
-        while self.live:
-            vmp = self.live.pop()
-            rc = lib.vmem_check(vmp)
-            if rc != 1:
-                problems.append(f"vmem_check at teardown: expected 1, saw {rc}")
-            lib.vmem_delete(vmp)
-        return problems
+def raised(f: Callable[..., Any], *args: Any, **kwargs: Any) -> BaseException:
+    """The exception f(*args, **kwargs) raises; fails, saying what it returned, if none."""
+    try:
+        result = f(*args, **kwargs)
+    except BaseException as e:  # noqa: BLE001 - the caller checks its type
+        return e
+    pytest.fail(f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected an exception, "
+                f"saw a result: {result!r}")
 
 
-@pytest.fixture
-def make_vmem(pool_dir: str) -> Iterator[Pools]:
-    """``make_vmem.create(size)`` makes a pool in ``pool_dir``; all are checked and deleted."""
-    pools = Pools(pool_dir)
-    yield pools
-    problems = pools.close_all()
-    if problems:
-        pytest.fail("; ".join(problems))
-
-
-@pytest.fixture
-def vmem(make_vmem: Pools):
-    """A 64 MiB pool (a ``VMEM *``) in a fresh directory."""
-    return make_vmem.create(64 * MiB)
+def bad_argument(f: Callable[..., Any], *args: Any, naming: str = "", **kwargs: Any) -> None:
+    """f(...) must raise InvalidArgumentError (a ValueError and PmallocError) whose message
+    contains `naming`; never a bare OverflowError."""
+    from pmalloc.errors import InvalidArgumentError
+    e = raised(f, *args, **kwargs)
+    assert isinstance(e, InvalidArgumentError) and isinstance(e, ValueError), (
+        f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected InvalidArgumentError, "
+        f"saw {type(e).__name__}: {e}")
+    assert naming in str(e), f"expected the message to name {naming!r}, saw {str(e)!r}"
 
 
 # ---- C programs --------------------------------------------------------------------------
@@ -190,12 +188,28 @@ def _run(cmd: Sequence[str], timeout: float, cwd: str | None = None,
 class CPrograms:
     """Builds C programs against pmalloc's headers and library, once per source and flags."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, source_dir: Path = C_DIR) -> None:
         import pmalloc
         self.include = pmalloc.get_include()
         self.library = pmalloc.get_library()
         self.workdir = workdir
+        self.source_dir = source_dir
         self.built: dict[str, Path] = {}
+
+    def at(self, source_dir: Path) -> "CPrograms":
+        """The same builder (its cache too), taking relative names from source_dir: a
+        layer's conftest gives its tests the programs of tests/<layer>/c this way."""
+        view = copy.copy(self)
+        view.source_dir = source_dir
+        return view
+
+    def path(self, name: str | Path) -> Path:
+        """Where a source is: a path as given, else <source_dir>/<name>, else tests/c/<name>."""
+        src = Path(name)
+        if src.is_absolute():
+            return src
+        mine = self.source_dir / src
+        return mine if mine.exists() or not (C_DIR / src).exists() else C_DIR / src
 
     def compile_command(self, source: Path, exe: Path, extra: Sequence[str] = ()) -> list[str]:
         libdir = os.path.dirname(self.library)
@@ -205,10 +219,8 @@ class CPrograms:
         return cmd
 
     def build(self, source: str | Path, extra: Sequence[str] = ()) -> Path:
-        """Compile tests/c/<source> (or a path) strictly; the executable's path."""
-        src = Path(source)
-        if not src.is_absolute():
-            src = C_DIR / src
+        """Compile a source (found by path()) strictly; the executable's path."""
+        src = self.path(source)
         key = hashlib.sha1(f"{src}\0{src.stat().st_mtime_ns}\0{extra}".encode()).hexdigest()
         if key in self.built:
             return self.built[key]
@@ -240,7 +252,8 @@ class CPrograms:
 
 @pytest.fixture(scope="session")
 def c_program(tmp_path_factory: pytest.TempPathFactory) -> CPrograms:
-    """``c_program("vmem_api.c", arg, ...)`` builds tests/c/vmem_api.c and runs it."""
+    """``c_program("prog.c", arg, ...)`` builds prog.c and runs it; a layer's conftest
+    overrides this with ``c_program.at(its c/ directory)``."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc is needed to build the C test programs")
     return CPrograms(tmp_path_factory.mktemp("cprog"))

@@ -1,4 +1,4 @@
-"""Helpers of the shim tests (tests/test_shim_*.py): environments with and without
+"""Helpers of the shim tests (tests/shim/test_*.py): environments with and without
 libvmmalloc.so, building the programs under tests/shim, running them, comparing a run
 under the shim with the run without it, reading the PMALLOC_STATS line, and finding a
 CPython that carries its own test package and running its test cases.

@@ -1,4 +1,5 @@
-"""pmalloc.errors: the exception families and the errno mapping."""
+"""pmalloc.errors: the exception families and the errno mapping (shared by every layer;
+a pool refusing a bad setting is in tests/alloc/test_settings.py)."""
 from __future__ import annotations
 
 import errno
@@ -6,8 +7,6 @@ import os
 import pickle
 
 import pytest
-
-import pmalloc
 
 from pmalloc import errors
 from pmalloc.errors import (
@@ -113,12 +112,3 @@ def test_last_error_reads_errno_and_message(tmp_path) -> None:
 def test_all_names_exist() -> None:
     for name in errors.__all__:
         assert hasattr(errors, name), name
-
-
-@pytest.mark.parametrize("value", ["abc", "-1", "99999999999999999999", ""])
-def test_invalid_decay_setting_refuses_the_pool(monkeypatch, value):
-    """A bad PMALLOC_DECAY_MS is refused as every other setting is, never ignored."""
-    monkeypatch.setenv("PMALLOC_DECAY_MS", value)
-    pmalloc.settings.reload()
-    with pytest.raises(pmalloc.errors.InvalidArgumentError, match="PMALLOC_DECAY_MS"):
-        pmalloc.Pool(size=32 << 20)

@@ -1,21 +1,21 @@
-"""Misuse of the Python API and the CLI, from the hardening probe: each raises (or exits 2)
-with a message that names what was wrong, and never crashes the interpreter.
+"""Misuse of the Python API and the CLI across the layers, from the hardening probe: each
+raises (or exits 2) with a message that names what was wrong, and never crashes the
+interpreter.
 
-Findings covered: copies and pickles of objects with a C handle (1), NUL bytes in paths
-(3), `pmalloc run`'s signal dispositions (6), the edges of int arguments (13), the CLI's own
-option checks (14), free() after invalidate() (16), the demo at the smallest pool (17), and
-the OSErrors of bad directories and files. (The aligned_alloc message, 12, is tested in
-test_vmem_python.py.)
+Findings covered here, where one rule holds for the objects of every layer: copies and
+pickles of objects with a C handle (1), the types of paths (3), the edges of int arguments
+(13), the CLI's own option checks (14), the demo at the smallest pool (17), and the OSErrors
+of bad directories and files. What belongs to one layer is in its directory's
+test_hardening_api.py: tests/alloc (a pool's directory, sizes, free() after invalidate()),
+tests/pmem (a mapped file's path, the simulator's values), tests/shim (`pmalloc run`).
+(The aligned_alloc message, 12, is tested in tests/alloc/test_vmem_python.py.)
 """
 from __future__ import annotations
 
-import copy
 import errno
 import json
 import os
 import pathlib
-import pickle
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,42 +24,12 @@ from typing import Any
 
 import pytest
 
-from pmalloc import _args, cli, pmem, sim
+from pmalloc import cli, pmem, sim
 from pmalloc._buffer import View
-from pmalloc.errors import (
-    InvalidArgumentError,
-    InvalidBufferError,
-    OutOfMemoryError,
-    PmallocError,
-    PmallocOSError,
-)
+from pmalloc.errors import PmallocError
 from pmalloc.vmem import MIN_POOL_SIZE, Pool
-from conftest import as_nobody
-from shim_support import SANITIZED, pmalloc_cli, plain_env, run
-
-MiB = 1 << 20
-no_run_under_asan = pytest.mark.skipif(
-    SANITIZED, reason="pmalloc run puts the shim before the ASan runtime in LD_PRELOAD")
-
-
-def raised(f: Callable[..., Any], *args: Any, **kwargs: Any) -> BaseException:
-    """The exception f(*args, **kwargs) raises; fails, saying what it returned, if none."""
-    try:
-        result = f(*args, **kwargs)
-    except BaseException as e:  # noqa: BLE001 - the caller checks its type
-        return e
-    pytest.fail(f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected an exception, "
-                f"saw a result: {result!r}")
-
-
-def bad_argument(f: Callable[..., Any], *args: Any, naming: str = "", **kwargs: Any) -> None:
-    """f(...) must raise InvalidArgumentError (a ValueError and PmallocError) whose message
-    contains `naming`; never a bare OverflowError."""
-    e = raised(f, *args, **kwargs)
-    assert isinstance(e, InvalidArgumentError) and isinstance(e, ValueError), (
-        f"{getattr(f, '__name__', f)}{args!r} {kwargs!r}: expected InvalidArgumentError, "
-        f"saw {type(e).__name__}: {e}")
-    assert naming in str(e), f"expected the message to name {naming!r}, saw {str(e)!r}"
+from conftest import MiB, as_nobody, bad_argument, raised
+from shim_support import pmalloc_cli, plain_env, run
 
 
 # ---- 1. copy, deepcopy, pickle ----------------------------------------------------------------
@@ -125,32 +95,7 @@ def test_objects_refuse_copy_and_pickle(kind: str, pool_dir: str) -> None:
         assert seen["after"] not in ("", "None"), f"{kind} {op}: original unusable: {seen}"
 
 
-def test_sim_data_objects_copy_with_their_meaning() -> None:
-    """Word, CrashState and Report are plain values: they copy and pickle."""
-    states = sim.explore(lambda m: (m.__setitem__(slice(0, 8), b"12345678"), m.persist(0, 8)),
-                         size=64)
-    assert states and copy.deepcopy(states[0]) == states[0]
-    assert pickle.loads(pickle.dumps(states[-1])) == states[-1]
-
-
 # ---- 3. NUL bytes and the types of paths --------------------------------------------------------
-
-
-def test_nul_in_map_file_path_never_touches_the_prefix(tmp_path: pathlib.Path) -> None:
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"v" * 100)
-    for path in (f"{victim}\0.new", os.fsencode(f"{victim}\0.new"),
-                 pathlib.Path(f"{victim}\0.new")):
-        bad_argument(pmem.map_file, path, 4, create=True, naming="null byte")
-        bad_argument(pmem.map_file, path, naming="null byte")
-    bad_argument(pmem.map_file, f"{tmp_path}\0x", 4096, create=True, tmpfile=True,
-                 naming="null byte")
-    assert victim.read_bytes() == b"v" * 100, "the file before the NUL was changed"
-
-
-def test_nul_in_pool_dir(tmp_path: pathlib.Path) -> None:
-    for d in (f"{tmp_path}\0x", os.fsencode(f"{tmp_path}\0x"), pathlib.Path(f"{tmp_path}\0x")):
-        bad_argument(Pool, d, 16 * MiB, naming="null byte")
 
 
 class BytesPath:
@@ -195,37 +140,6 @@ def test_cli_pool_dir_with_nul_exits_2(command: str, capsys: pytest.CaptureFixtu
         f"expected exit 2 naming --pool-dir, saw {exit_.value.code}: {err}")
 
 
-# ---- 6. `pmalloc run` gives the command a shell's signal dispositions ---------------------------
-
-@no_run_under_asan
-def test_run_leaves_sigpipe_to_the_command(pool_dir: str) -> None:
-    r = run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--", "bash", "-c",
-             "yes | head -1; echo ${PIPESTATUS[0]}"], env=plain_env()).expect(0)
-    assert r.stdout == "y\n141\n", (
-        f"expected yes to die of SIGPIPE (status 141), saw\n{r.describe()}")
-    assert "Broken pipe" not in r.stderr, r.describe()
-
-
-def _signal_lines(cmd: list[str], ignore: tuple[int, ...]) -> list[str]:
-    def start() -> None:
-        for sig in ignore:
-            signal.signal(sig, signal.SIG_IGN)
-    proc = subprocess.run(cmd, env=plain_env(), capture_output=True, text=True, timeout=60,
-                          preexec_fn=start)
-    assert proc.returncode == 0, f"{cmd}: status {proc.returncode}\n{proc.stderr}"
-    return proc.stdout.splitlines()
-
-
-@no_run_under_asan
-@pytest.mark.parametrize("ignored", [(), (signal.SIGINT, signal.SIGQUIT)],
-                         ids=["nothing-ignored", "started-with-SIGINT-SIGQUIT-ignored"])
-def test_run_signal_dispositions_match_a_plain_shell(pool_dir: str, ignored: tuple) -> None:
-    show = ["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"]
-    plain = _signal_lines(show, ignored)
-    under = _signal_lines([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--", *show], ignored)
-    assert under == plain, f"expected the dispositions of a plain shell {plain}, saw {under}"
-
-
 # ---- 13. the edges of int arguments -----------------------------------------------------------
 
 
@@ -262,13 +176,6 @@ def test_ints_no_c_call_can_take_are_bad_arguments(tmp_path: pathlib.Path) -> No
                            (lambda: m.memset(0, 1 << 64, 1), "value"),
                            (lambda: m.memset(0, 1, 1, -1), "flags")):
             bad_argument(call, naming=name)
-
-
-def test_representable_sizes_the_system_cannot_give() -> None:
-    for size in (1 << 50, _args.FILE_SIZE_MAX):
-        e = raised(Pool, None, size)
-        assert isinstance(e, (OutOfMemoryError, PmallocOSError)), (
-            f"Pool(size={size}): expected OutOfMemoryError or the system's OSError, saw {e!r}")
 
 
 def test_ints_of_the_wrong_type(tmp_path: pathlib.Path) -> None:
@@ -323,12 +230,6 @@ def test_cli_refuses_a_directory_it_cannot_write() -> None:
         os.rmdir(d)
 
 
-@no_run_under_asan
-def test_run_accepts_the_smallest_pool(pool_dir: str) -> None:
-    run([*pmalloc_cli(), "run", "--pool-dir", pool_dir, "--pool-size", str(MIN_POOL_SIZE), "--",
-         "true"], env=plain_env()).expect(0)
-
-
 @pytest.mark.parametrize("size", [MIN_POOL_SIZE, MIN_POOL_SIZE + 4095, 20 * MiB, 32 * MiB])
 def test_demo_succeeds_at_every_accepted_size(size: int, pool_dir: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
@@ -337,28 +238,6 @@ def test_demo_succeeds_at_every_accepted_size(size: int, pool_dir: str,
     assert rc == 0, f"demo --pool-size {size}: expected 0, saw {rc}\n{captured.err}"
     report = json.loads(captured.out)
     assert report["consistent"] and report["pool_size"] == size, report
-
-
-# ---- 16. free() after invalidate() ------------------------------------------------------------
-
-
-def test_free_after_invalidate_says_detached(tmp_path: pathlib.Path) -> None:
-    with Pool(tmp_path, 16 * MiB) as p:
-        b = p.malloc(100)
-        address = b.address
-        b.invalidate()
-        for call in (lambda: b.free(), lambda: p.usable_size(b), lambda: p.realloc(b, 10)):
-            e = raised(call)
-            assert isinstance(e, InvalidBufferError), repr(e)
-            assert "invalidated (detached)" in str(e) and "double free" not in str(e), (
-                f"expected 'invalidated (detached)', saw {str(e)!r}")
-        assert p.stats()["allocated"] >= 100, "a detached buffer's memory stays allocated"
-        p.free(address)                   # as documented: freed by its address
-        assert p.stats()["allocated"] == 0
-        freed = p.malloc(10)
-        freed.free()
-        e = raised(freed.free)
-        assert isinstance(e, InvalidBufferError) and "double free" in str(e), repr(e)
 
 
 # ---- bad directories and files: OSError subclasses with errno and filename --------------------

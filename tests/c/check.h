@@ -1,5 +1,5 @@
 /*
- * check.h -- the tiny test harness of the C programs under tests/c
+ * check.h -- the tiny test harness of the C programs (tests/alloc/c, tests/pmem/c, tests/shim)
  *
  * A check is a named block that sets `result`; a failing check prints where it
  * failed, what it expected and what it saw. EXPECT_* macros may be used inside a

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import C_DIR, SANITIZED, STRICT_FLAGS, run_command
+from conftest import SANITIZED, STRICT_FLAGS, run_command
+
+HERE = Path(__file__).parent
 
 
 def test_pmem_api_against_pmalloc(c_program, pool_dir):
@@ -29,7 +31,7 @@ def _pmdk_available() -> bool:
 def test_same_program_passes_against_pmdk(tmp_path, pool_dir):
     """The expectations in pmem_api.c are PMDK's behaviour, not only ours."""
     exe = tmp_path / "pmem_api_pmdk"
-    build = run_command(["gcc", *STRICT_FLAGS, str(C_DIR / "pmem_api.c"), "-lpmem",
+    build = run_command(["gcc", *STRICT_FLAGS, str(HERE / "c" / "pmem_api.c"), "-lpmem",
                          "-o", str(exe)], timeout=120)
     build.expect_success()
     run_command([str(exe), pool_dir], timeout=120).expect_success()

@@ -618,7 +618,7 @@ def test_absurd_sizes_raise_memory_error(pool: Pool) -> None:
     for n in ((1 << 64) - 1, 1 << 63, 1 << 40):
         expect_raises(OutOfMemoryError, pool.realloc, b, n)
         assert b.valid and b.size == 10
-    # past size_t the size cannot even be asked for: a bad argument (test_hardening_api.py)
+    # past size_t the size cannot even be asked for: a bad argument (tests/test_hardening_api.py)
     expect_raises(InvalidArgumentError, pool.malloc, 1 << 64)
     expect_raises(InvalidArgumentError, pool.realloc, b, 1 << 64)
     assert b.valid and b.size == 10

@@ -1,4 +1,4 @@
-"""The allocator core from C: the programs under tests/c, compiled against
+"""The allocator core from C: the programs under tests/alloc/c, compiled against
 pmalloc.get_include() / pmalloc.get_library() and run with a timeout.
 
 - vmem_api.c      written only against libvmem's documented API, built with the
@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from conftest import C_DIR, SANITIZED, SANITIZE_FLAGS, run_command
+from conftest import SANITIZED, SANITIZE_FLAGS, run_command
 
 # the sanitizers make everything slower; give the programs room
 SLOW = 3 if SANITIZED else 1
@@ -45,7 +45,7 @@ def stats_sections(stderr: str) -> list[str]:
 def test_api_program_builds_with_the_documented_command(c_program, pool_dir, tmp_path):
     """gcc -I"$(get_include)" prog.c "$(get_library)" and ./a.out, nothing else."""
     for name in ("vmem_api.c", "check.h"):
-        shutil.copy(C_DIR / name, tmp_path / name)
+        shutil.copy(c_program.path(name), tmp_path / name)
     cmd = ["gcc", f"-I{c_program.include}", "vmem_api.c", c_program.library]
     if SANITIZED:
         cmd[1:1] = SANITIZE_FLAGS

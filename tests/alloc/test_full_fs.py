@@ -3,41 +3,18 @@
 Pool files are sparse; a store to a page whose block the file system cannot give kills
 the process with SIGBUS. pmalloc reserves pages before it hands them out, so a full file
 system is a MemoryError (Python), NULL + ENOMEM (C), or the shim's fallback heap. Each
-case mounts a 4 MiB tmpfs under a pool of 64 MiB (root only: skipped elsewhere) and runs
-the program in a child, where a SIGBUS shows as its exit status.
+case mounts a 4 MiB tmpfs under a pool of 64 MiB (the ``tiny_fs`` fixture; root only:
+skipped elsewhere) and runs the program in a child, where a SIGBUS shows as its exit
+status. The shim's cases are in tests/shim/test_full_fs.py.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 
 import pytest
 
-import pmalloc
 from conftest import as_nobody
-from shim_support import needs_preload, plain_env, pmalloc_cli, run, shim_env, stats_of
-
-MIN_POOL = int(pmalloc._native.lib.VMEM_MIN_POOL)
-
-
-@pytest.fixture
-def tiny_fs() -> Iterator[str]:
-    """A 4 MiB tmpfs that anyone may write to, mounted for the test (in the temp dir, not
-    under pytest's private one, so that a test may drop root)."""
-    mnt = tempfile.mkdtemp(prefix="pmalloc-tiny-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=1777", "tmpfs", mnt],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        os.rmdir(mnt)
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", mnt], capture_output=True)
-        os.rmdir(mnt)
+from shim_support import plain_env, pmalloc_cli, run
 
 
 FILL = """
@@ -74,38 +51,6 @@ def test_demo_on_a_full_file_system_fails_cleanly(tiny_fs):
     r = run([*pmalloc_cli(), "demo", "--pool-dir", tiny_fs], env=plain_env(), timeout=120)
     assert r.returncode == 1 and "no room" in r.stderr, (
         f"expected exit status 1 and a message (not a signal)\n{r.describe()}")
-
-
-PROGRAM = "x = [bytes(1000) for _ in range(10**5)]; print(len(x))"
-
-
-@needs_preload
-@pytest.mark.parametrize("fallback", [False, True], ids=["no-fallback", "fallback"])
-def test_shim_on_a_full_file_system(tiny_fs, fallback):
-    """Without the fallback the program gets its MemoryError; with it, it runs as it
-    runs without the shim."""
-    plain = run([sys.executable, "-c", PROGRAM], env=plain_env(), timeout=120).expect(0)
-    cmd = [*pmalloc_cli(), "run", "--pool-dir", tiny_fs, "--pool-size", "64M",
-           *(["--fallback"] if fallback else []), "--", sys.executable, "-c", PROGRAM]
-    r = run(cmd, env=plain_env(), timeout=120)
-    if fallback:
-        r.expect(0)
-        assert r.stdout == plain.stdout, r.describe()
-    else:
-        assert r.returncode == 1 and "MemoryError" in r.stderr, (
-            f"expected the program's own MemoryError (exit 1), not a signal\n{r.describe()}")
-
-
-@needs_preload
-def test_shim_default_pool_fits_the_free_space(tiny_fs):
-    """Without a size the pool is as large as memory, or the room left if that is less
-    (never below the minimum)."""
-    r = run([sys.executable, "-c", "print(1)"],
-            env=shim_env(PMALLOC_POOL_DIR=tiny_fs, PMALLOC_STATS="1"), timeout=120).expect(0)
-    st = stats_of(r.stderr)
-    assert st["size"] == MIN_POOL, (
-        f"expected a pool of the {MIN_POOL}-byte minimum on a 4 MiB file system, "
-        f"saw {st['size']}\n{r.describe()}")
 
 
 FORK = """

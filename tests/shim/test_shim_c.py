@@ -31,21 +31,6 @@ from shim_support import (MiB, SANITIZED, SHIM, Run, build, expect_checks_as_wit
 SLOW = 3 if SANITIZED else 1
 
 
-@pytest.fixture(scope="module")
-def without_shim():
-    """without_shim(cmd, env=None, **run_args): the program's run without the shim, once
-    per module for each command and environment (the comparison of its runs under it)."""
-    done: dict[tuple, Run] = {}
-
-    def plain(cmd, env: dict[str, str] | None = None, **run_args) -> Run:
-        env = env or plain_env()
-        key = (tuple(map(str, cmd)), tuple(sorted(env.items())))
-        if key not in done:
-            done[key] = run(cmd, env=env, **run_args)
-        return done[key]
-    return plain
-
-
 # ---- edge cases ---------------------------------------------------------------------------
 
 def _edge_without_shim(without_shim) -> Run:
@@ -227,7 +212,7 @@ def test_without_the_shim_nothing_is_in_the_pool_dir(pool_dir):
 @needs_preload
 def test_the_default_pool_size_and_dir(without_shim):
     """No settings: the pool is in /dev/shm (or $TMPDIR, /tmp) and as large as memory, or
-    as the room left there if that is less (tests/test_full_fs.py checks that exactly;
+    as the room left there if that is less (tests/shim/test_full_fs.py checks that exactly;
     here other programs may write to the directory while the test runs)."""
     cmd = [build("hold.c"), "fill", "8"]
     phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,1 @@
+"""Tests of the allocator core: libvmem from C and through cffi, and vmem.Pool."""

@@ -1,0 +1,1 @@
+"""Tests of the LD_PRELOAD shim (libvmmalloc.so) and `pmalloc run`."""
