@@ -119,14 +119,14 @@ const struct pmem_ops *pmalloc_persist_ops(const void *addr, size_t len, int kin
 /* The table's name: "pmem", "msync", "volatile" or "sim". */
 const char *pmalloc_ops_name(const struct pmem_ops *ops);
 
-/* Make [addr, addr+len) durable through ops. */
-void pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len);
+/* Make [addr, addr+len) durable through ops; 0, or -1 + errno. */
+int pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len);
 
-/* Start writing [addr, addr+len) back through ops (durable after a drain). */
-void pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len);
+/* Start writing [addr, addr+len) back through ops (durable after a drain); 0 or -1. */
+int pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len);
 
-/* Complete the flushes made through ops. */
-void pmalloc_ops_drain(const struct pmem_ops *ops);
+/* Complete the flushes made through ops; 0 or -1. */
+int pmalloc_ops_drain(const struct pmem_ops *ops);
 
 /* memmove through ops, flushed and drained per PMEM_F_MEM_* flags; returns dst. */
 void *pmalloc_ops_memcpy(const struct pmem_ops *ops, void *dst, const void *src, size_t len,

@@ -167,25 +167,31 @@ pmalloc_ops_name(const struct pmem_ops *ops)
 	return ops ? ops->name : "";
 }
 
-API void
+API int
 pmalloc_ops_persist(const struct pmem_ops *ops, const void *addr, size_t len)
 {
-	if (!ops_bad(ops, __func__))
-		pmemops_persist(ops, addr, len);
+	if (ops_bad(ops, __func__))
+		return -1;
+	pmemops_persist(ops, addr, len);
+	return 0;
 }
 
-API void
+API int
 pmalloc_ops_flush(const struct pmem_ops *ops, const void *addr, size_t len)
 {
-	if (!ops_bad(ops, __func__))
-		pmemops_flush(ops, addr, len);
+	if (ops_bad(ops, __func__))
+		return -1;
+	pmemops_flush(ops, addr, len);
+	return 0;
 }
 
-API void
+API int
 pmalloc_ops_drain(const struct pmem_ops *ops)
 {
-	if (!ops_bad(ops, __func__))
-		pmemops_drain(ops);
+	if (ops_bad(ops, __func__))
+		return -1;
+	pmemops_drain(ops);
+	return 0;
 }
 
 API void *
