@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import Final, Union
+from typing import Any, Final, Union
 
 from pmalloc._native import ffi
 from pmalloc.errors import InvalidArgumentError, PmallocTypeError
 
-__all__ = ["SIZE_MAX", "FILE_SIZE_MAX", "PathArg", "integer", "size", "file_size",
-           "alignment", "mode", "path"]
+__all__ = ["SIZE_MAX", "FILE_SIZE_MAX", "PathArg", "integer", "size", "positive_size",
+           "file_size", "alignment", "mode", "path", "buffer"]
 
 #: The largest size_t: the largest byte count a C call can be given.
 SIZE_MAX: Final = (1 << (8 * ffi.sizeof("size_t"))) - 1
@@ -52,6 +52,14 @@ def size(value: int, what: str, limit: int = SIZE_MAX) -> int:
         raise InvalidArgumentError(f"{what} must not be negative, got {n}")
     if n > limit:
         raise InvalidArgumentError(f"{what} {n} cannot be represented (at most {limit})")
+    return n
+
+
+def positive_size(value: int, what: str, limit: int = SIZE_MAX) -> int:
+    """A byte count in [1, limit]."""
+    n = size(value, what, limit)
+    if n == 0:
+        raise InvalidArgumentError(f"{what} must be a positive int, got 0")
     return n
 
 
@@ -87,3 +95,13 @@ def path(value: PathArg, what: str) -> str:
     if "\0" in text:
         raise InvalidArgumentError(f"embedded null byte in {what} {text!r}")
     return text
+
+
+def buffer(value: Any, what: str) -> Any:
+    """A bytes-like object as a cdata buffer for a C call (``with _args.buffer(...) as b``,
+    ``len(b)`` its bytes), without a copy; PmallocTypeError naming ``what`` otherwise."""
+    try:
+        return ffi.from_buffer(value)
+    except TypeError:
+        raise PmallocTypeError(
+            f"{what} must be a bytes-like object, not {type(value).__name__}") from None

@@ -30,8 +30,19 @@ if os.environ.get("PMALLOC_SANITIZE") == "1":
     CFLAGS = [f if f != "-O3" else "-O1" for f in CFLAGS] + _SAN
     LDFLAGS = LDFLAGS + _SAN
 
-with open(os.path.join(_ROOT, "native", "pmalloc.cdef")) as _f:
-    _CDEF = _f.read()
+# One cdef file per public header, in this order: pmalloc.cdef uses libvmem's VMEM.
+CDEF_FILES = ["libvmem.cdef", "libpmem.cdef", "pmalloc.cdef"]
+
+
+def _cdef() -> str:
+    parts = []
+    for name in CDEF_FILES:
+        with open(os.path.join(_ROOT, "native", "cdef", name)) as f:
+            parts.append(f.read())
+    return "\n".join(parts)
+
+
+_CDEF = _cdef()
 
 ffibuilder = FFI()
 ffibuilder.cdef(_CDEF)

@@ -16,7 +16,8 @@ class a Python caller already expects:
   object that cannot be copied or pickled (it stands for a C handle or raw memory).
 
 The C layer reports a failure as errno plus a thread-local message (``pmalloc_errormsg()``);
-:func:`last_error` turns the calling thread's pair into one of the above.
+:func:`error_from_errno` is the mapping, and :func:`pmalloc._capi.last_error` (the one place
+that reads the pair) applies it.
 """
 from __future__ import annotations
 
@@ -50,7 +51,6 @@ __all__ = [
     "PmallocProcessLookupError",
     "PmallocTimeoutError",
     "error_from_errno",
-    "last_error",
 ]
 
 
@@ -215,16 +215,3 @@ def error_from_errno(
         exc = _oserror_class(err)(err, text, os.fspath(filename))
     return exc
 
-
-def last_error(filename: str | os.PathLike[str] | None = None) -> PmallocError:
-    """The exception for the calling thread's last failed pmalloc C call.
-
-    Reads errno as cffi saved it after that call, then ``pmalloc_errormsg()``; call it
-    before any other C call in the same thread.
-    """
-    from pmalloc._native import ffi, lib
-
-    err = int(ffi.errno)
-    raw = lib.pmalloc_errormsg()
-    message = ffi.string(raw).decode("utf-8", "replace") if raw != ffi.NULL else ""
-    return error_from_errno(err, message, filename)

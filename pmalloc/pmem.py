@@ -26,15 +26,13 @@ contents.
 """
 from __future__ import annotations
 
-import os
 from types import TracebackType
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
-from pmalloc import _args
+from pmalloc import _args, _capi
 from pmalloc._buffer import View
-from pmalloc._native import ffi, lib
 from pmalloc._nocopy import NoCopy
-from pmalloc.errors import InvalidArgumentError, PmallocTypeError, PoolClosedError, last_error
+from pmalloc.errors import InvalidArgumentError, PmallocTypeError, PoolClosedError
 
 __all__ = [
     "Mapping",
@@ -49,13 +47,13 @@ __all__ = [
 ]
 
 #: ``PMEM_F_MEM_*`` flags of :meth:`Mapping.memcpy` and :meth:`Mapping.memset`.
-F_MEM_NODRAIN: Final = int(lib.PMEM_F_MEM_NODRAIN)
-F_MEM_NONTEMPORAL: Final = int(lib.PMEM_F_MEM_NONTEMPORAL)
-F_MEM_TEMPORAL: Final = int(lib.PMEM_F_MEM_TEMPORAL)
-F_MEM_WC: Final = int(lib.PMEM_F_MEM_WC)
-F_MEM_WB: Final = int(lib.PMEM_F_MEM_WB)
-F_MEM_NOFLUSH: Final = int(lib.PMEM_F_MEM_NOFLUSH)
-_VALID_FLAGS: Final = int(lib.PMEM_F_MEM_VALID_FLAGS)
+F_MEM_NODRAIN: Final = _capi.PMEM_F_MEM_NODRAIN
+F_MEM_NONTEMPORAL: Final = _capi.PMEM_F_MEM_NONTEMPORAL
+F_MEM_TEMPORAL: Final = _capi.PMEM_F_MEM_TEMPORAL
+F_MEM_WC: Final = _capi.PMEM_F_MEM_WC
+F_MEM_WB: Final = _capi.PMEM_F_MEM_WB
+F_MEM_NOFLUSH: Final = _capi.PMEM_F_MEM_NOFLUSH
+_VALID_FLAGS: Final = _capi.PMEM_F_MEM_VALID_FLAGS
 
 
 def info() -> dict[str, Any]:
@@ -67,16 +65,7 @@ def info() -> dict[str, Any]:
     per process (``PMEM_NO_CLWB``, ``PMEM_NO_CLFLUSHOPT``, ``PMEM_NO_FLUSH``,
     ``PMEM_NO_MOVNT``, ``PMEM_MOVNT_THRESHOLD``, ``PMEM_IS_PMEM_FORCE``).
     """
-    raw = ffi.new("struct pmalloc_pmem_info *")
-    lib.pmalloc_pmem_info(raw)
-    return {
-        "flush": ffi.string(raw.flush).decode(),
-        "deep_flush": ffi.string(raw.deep_flush).decode(),
-        "movnt": ffi.string(raw.movnt).decode(),
-        "movnt_threshold": int(raw.movnt_threshold),
-        "is_pmem_force": int(raw.is_pmem_force),
-        "auto_flush": int(raw.auto_flush),
-    }
+    return _capi.pmem_info()
 
 
 def _flags(value: int) -> int:
@@ -117,10 +106,9 @@ class Mapping(NoCopy, View):
         m._addr = address
         m._len = size
         m._ops = ops
-        m._kind = ffi.string(lib.pmalloc_ops_name(ops)).decode()
+        m._kind = _capi.ops_name(ops)
         # msync(): a simulator's own table, else the msync table
-        m._sync_ops = ops if m._kind == "sim" else lib.pmalloc_persist_ops(
-            ffi.NULL, 0, lib.PMALLOC_OPS_MSYNC)
+        m._sync_ops = ops if m._kind == "sim" else _capi.persist_ops(0, 0, _capi.OPS_MSYNC)
         m._is_pmem = is_pmem
         m._path = path
         m._unmap = unmap
@@ -154,8 +142,8 @@ class Mapping(NoCopy, View):
         if self._closed:
             raise PoolClosedError("operation on a closed mapping")
 
-    def _range(self, offset: int, size: int | None) -> tuple[Any, int]:
-        """(pointer, size) of [offset, offset+size) after checks; size None: to the end."""
+    def _range(self, offset: int, size: int | None) -> tuple[int, int]:
+        """(address, size) of [offset, offset+size) after checks; size None: to the end."""
         self._check_open()
         off = _args.size(offset, "offset")
         if off > self._len:
@@ -164,40 +152,32 @@ class Mapping(NoCopy, View):
         if n > self._len - off:
             raise InvalidArgumentError(
                 f"range [{off}, {off + n}) does not fit the mapping's {self._len} bytes")
-        return ffi.cast("char *", self._addr) + off, n
+        return self._addr + off, n
 
     # ---- durability ---------------------------------------------------------------------
-
-    def _failed(self) -> NoReturn:
-        """Raise the OSError of the persist op that just returned -1 (errno + C message)."""
-        raise last_error(self._path)
 
     def persist(self, offset: int = 0, size: int | None = None) -> None:
         """Make [offset, offset+size) durable: flush + drain on pmem, msync otherwise.
         A failure (msync's EIO ...) raises the OSError subclass of its errno."""
         ptr, n = self._range(offset, size)
-        if lib.pmalloc_ops_persist(self._ops, ptr, n) != 0:
-            self._failed()
+        _capi.ops_persist(self._ops, ptr, n, self._path)
 
     def flush(self, offset: int = 0, size: int | None = None) -> None:
         """Start writing [offset, offset+size) back; durable after :meth:`drain` (msync
         where the mapping is not pmem, which is durable at once). Failures raise OSError."""
         ptr, n = self._range(offset, size)
-        if lib.pmalloc_ops_flush(self._ops, ptr, n) != 0:
-            self._failed()
+        _capi.ops_flush(self._ops, ptr, n, self._path)
 
     def drain(self) -> None:
         """Wait for earlier flushes (and non-temporal copies) to reach persistence."""
         self._check_open()
-        if lib.pmalloc_ops_drain(self._ops) != 0:
-            self._failed()
+        _capi.ops_drain(self._ops, self._path)
 
     def msync(self, offset: int = 0, size: int | None = None) -> None:
         """msync the pages of [offset, offset+size): durable for any file (for a simulator:
         the same as :meth:`persist`). Failures raise OSError."""
         ptr, n = self._range(offset, size)
-        if lib.pmalloc_ops_persist(self._sync_ops, ptr, n) != 0:
-            self._failed()
+        _capi.ops_persist(self._sync_ops, ptr, n, self._path)
 
     # ---- copies ---------------------------------------------------------------------------
 
@@ -205,17 +185,11 @@ class Mapping(NoCopy, View):
         """Copy ``data`` (any bytes-like object) to ``offset``, flushed and drained as
         ``flags`` (the ``F_MEM_*`` constants) say; 0 means durable on return."""
         fl = _flags(flags)
-        try:
-            source = ffi.from_buffer(data)
-        except TypeError:
-            raise PmallocTypeError(
-                f"data must be a bytes-like object, not {type(data).__name__}") from None
-        with source as buf:
+        with _args.buffer(data, "data") as buf:
             ptr, n = self._range(offset, len(buf))
             if n == 0:
                 return
-            if lib.pmalloc_ops_memcpy(self._ops, ptr, buf, n, fl) == ffi.NULL:
-                self._failed()
+            _capi.ops_memcpy(self._ops, ptr, buf, n, fl, self._path)
 
     def memcpy_persist(self, offset: int, data: Any) -> None:
         """Copy ``data`` to ``offset``, durable on return (``pmem_memcpy_persist``)."""
@@ -230,8 +204,7 @@ class Mapping(NoCopy, View):
         ptr, n = self._range(offset, size)
         if n == 0:
             return
-        if lib.pmalloc_ops_memset(self._ops, ptr, byte, n, fl) == ffi.NULL:
-            self._failed()
+        _capi.ops_memset(self._ops, ptr, byte, n, fl, self._path)
 
     def memset_persist(self, offset: int, value: int, size: int) -> None:
         """Fill [offset, offset+size) with ``value``, durable on return."""
@@ -262,9 +235,7 @@ class Mapping(NoCopy, View):
         View.invalidate(self)  # BufferError while a memoryview or array holds the memory
         self._closed = True
         if self._unmap:
-            ffi.errno = 0
-            if lib.pmem_unmap(ffi.cast("void *", self._addr), self._len) != 0:
-                raise last_error(self._path)
+            _capi.pmem_unmap(self._addr, self._len, self._path)
 
     def __enter__(self) -> Mapping:
         self._check_open()
@@ -313,17 +284,12 @@ def map_file(path: _args.PathArg, size: int = 0, *, create: bool = False,
     if not create and n != 0:
         raise InvalidArgumentError("a size is only given with create=True; "
                                    "without it the whole file is mapped")
-    flags = ((lib.PMEM_FILE_CREATE if create else 0) | (lib.PMEM_FILE_EXCL if exclusive else 0)
-             | (lib.PMEM_FILE_SPARSE if sparse else 0)
-             | (lib.PMEM_FILE_TMPFILE if tmpfile else 0))
-    mapped = ffi.new("size_t *")
-    is_pmem = ffi.new("int *")
-    ffi.errno = 0
-    addr = lib.pmem_map_file(os.fsencode(fspath), n, flags, perm, mapped, is_pmem)
-    if addr == ffi.NULL:
-        raise last_error(fspath)
-    address = int(ffi.cast("uintptr_t", addr))
-    ops = lib.pmalloc_persist_ops(addr, mapped[0], lib.PMALLOC_OPS_AUTO)
-    return Mapping._make(address, int(mapped[0]), ops, is_pmem=bool(is_pmem[0]),
+    flags = ((_capi.PMEM_FILE_CREATE if create else 0)
+             | (_capi.PMEM_FILE_EXCL if exclusive else 0)
+             | (_capi.PMEM_FILE_SPARSE if sparse else 0)
+             | (_capi.PMEM_FILE_TMPFILE if tmpfile else 0))
+    address, mapped, is_pmem = _capi.pmem_map_file(fspath, n, flags, perm)
+    ops = _capi.persist_ops(address, mapped, _capi.OPS_AUTO)
+    return Mapping._make(address, mapped, ops, is_pmem=is_pmem,
                          path=None if tmpfile else fspath, unmap=True)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from pmalloc._native import ffi, lib
-from pmalloc import _args
+from pmalloc import _args, _capi
 from pmalloc.errors import InvalidArgumentError
 
 __all__ = ["Setting", "settings", "value", "reload", "parse_size", "dax_mounts",
@@ -35,19 +34,12 @@ class Setting:
     strict: bool         #: a bad value is an error (else ignored, as PMDK does)
 
 
-def _text(p: object) -> str | None:
-    return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "surrogateescape")
-
-
 def settings() -> dict[str, Setting]:
     """Every setting by name, in the table's order."""
-    rows = ffi.new("struct pmalloc_setting[]", _MAX_ROWS)
-    n = min(int(lib.pmalloc_settings(rows, _MAX_ROWS)), _MAX_ROWS)
     out = {}
-    for r in rows[0:n]:
-        s = Setting(_text(r.name) or "", _text(r.alias), _text(r.value) or "", _text(r.raw),
-                    _text(r.source),
-                    _text(r.error), _text(r.help) or "", bool(r.strict))
+    for r in _capi.settings(_MAX_ROWS):
+        s = Setting(r["name"] or "", r["alias"], r["value"] or "", r["raw"], r["source"],
+                    r["error"], r["help"] or "", bool(r["strict"]))
         out[s.name] = s
     return out
 
@@ -59,7 +51,7 @@ def value(name: str) -> str:
 
 def reload() -> None:
     """Read the environment again (settings are read once, at first use)."""
-    lib.pmalloc_settings_reload()
+    _capi.settings_reload()
 
 
 def default_pool_dir() -> str:
@@ -72,22 +64,22 @@ def default_pool_dir() -> str:
 def parse_size(text: str) -> int:
     """'64M' -> 67108864: bytes, with an optional K/M/G/T (powers of 1024), "i" and "B";
     InvalidArgumentError for anything else."""
-    out = ffi.new("size_t *")
     encoded = _args.path(text, "size").encode("utf-8", "surrogateescape")
-    if lib.pmalloc_parse_size(encoded, out) != 0:
-        raise InvalidArgumentError(f"{text!r}: not a size (e.g. 512M, 4G, 1073741824)")
-    return int(out[0])
+    try:
+        return _capi.parse_size(encoded)
+    except InvalidArgumentError:  # the C message shows the text unquoted
+        raise InvalidArgumentError(
+            f"{text!r}: not a size (e.g. 512M, 4G, 1073741824)") from None
 
 
 def dax_mounts(table: str | None = None) -> list[str]:
     """The mount points whose options turn DAX on for every file, from ``table`` (a
     /proc/mounts text file; /proc/mounts when None)."""
-    arg = ffi.NULL if table is None else _args.path(table, "table").encode(
+    arg = None if table is None else _args.path(table, "table").encode(
         "utf-8", "surrogateescape")
     size = 4096
     while True:
-        buf = ffi.new("char[]", size)
-        need = int(lib.pmalloc_dax_mounts(arg, buf, size))
+        need, text = _capi.dax_mounts(arg, size)
         if need < size:
-            return ffi.string(buf).decode("utf-8", "surrogateescape").splitlines()
+            return text.splitlines()
         size = need + 1

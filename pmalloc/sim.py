@@ -71,10 +71,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
-from pmalloc import _args
-from pmalloc._native import ffi, lib
+from pmalloc import _args, _capi
 from pmalloc._nocopy import NoCopy
-from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError, last_error
+from pmalloc.errors import InvalidArgumentError, PmallocError, PoolClosedError
 from pmalloc.pmem import Mapping
 
 __all__ = ["Sim", "Word", "CrashState", "Report", "CrashCheckError", "NondeterministicWorkload",
@@ -235,7 +234,7 @@ class _SimMapping(Mapping):
         self.close()
         raw, self._sim = self._sim, None
         if raw is not None:
-            lib.pmalloc_sim_delete(raw)
+            _capi.sim_delete(raw)
 
     def __del__(self) -> None:
         try:
@@ -251,16 +250,10 @@ class Sim(NoCopy):
     ``persisted()`` what a crash keeps for sure, ``words()`` what it may keep besides."""
 
     def __init__(self, size: int = 4096, initial: Any = None) -> None:
-        if not isinstance(size, int) or not 0 < size <= _args.SIZE_MAX:
-            raise InvalidArgumentError(f"size must be a positive int, got {size!r}")
-        ffi.errno = 0
-        raw = lib.pmalloc_sim_new(size)
-        if raw == ffi.NULL:
-            raise last_error()
+        raw = _capi.sim_new(_args.positive_size(size, "size"))
         self._raw = raw
-        self._size = int(lib.pmalloc_sim_size(raw))
-        address = int(ffi.cast("uintptr_t", lib.pmalloc_sim_addr(raw)))
-        self._mapping = _SimMapping._make(address, self._size, lib.pmalloc_sim_ops(raw),
+        self._size = _capi.sim_size(raw)
+        self._mapping = _SimMapping._make(_capi.sim_addr(raw), self._size, _capi.sim_ops(raw),
                                           is_pmem=True, path=None, unmap=False)
         self._mapping._sim = raw
         if initial is not None:
@@ -284,37 +277,32 @@ class Sim(NoCopy):
     @property
     def drains(self) -> int:
         """Drain points so far."""
-        return int(lib.pmalloc_sim_drains(self._check()))
+        return _capi.sim_drains(self._check())
 
     def load(self, image: Any) -> None:
         """Make ``image`` (bytes-like, at most ``size`` bytes) the working and persisted
         content, the rest zero; forget pending flushes and reset the drain count."""
         raw = self._check()
-        with ffi.from_buffer(image) as buf:
+        with _args.buffer(image, "image") as buf:
             if len(buf) > self._size:
                 raise InvalidArgumentError(f"image of {len(buf)} bytes does not fit "
                                            f"the simulator's {self._size}")
-            lib.pmalloc_sim_load(raw, buf, len(buf))
+            _capi.sim_load(raw, buf, len(buf))
 
     def persisted(self) -> bytes:
         """The persisted image: what any crash now keeps."""
-        out = ffi.new("char[]", self._size)
-        lib.pmalloc_sim_persisted(self._check(), out, self._size)
-        return ffi.buffer(out)[:]
+        return _capi.sim_persisted(self._check(), self._size)
 
     def words(self) -> list[Word]:
         """The aligned 8-byte words a crash now may leave in more than one state."""
         raw = self._check()
-        n = int(lib.pmalloc_sim_words(raw, ffi.NULL, 0))
+        n, _ = _capi.sim_words(raw, 0)
         while True:  # another thread may flush or store between the two calls
-            out = ffi.new("struct pmalloc_sim_word[]", max(n, 1))
-            total = int(lib.pmalloc_sim_words(raw, out, n))
+            total, rows = _capi.sim_words(raw, n)
             if total <= n:
                 break
             n = total
-        return [Word(int(out[i].offset),
-                     tuple(int(out[i].value[j]) for j in range(out[i].nvalues)))
-                for i in range(total)]
+        return [Word(offset, values) for offset, values in rows]
 
     def close(self) -> None:
         """Free the images (safe twice); LeakedViewError (a BufferError) while the mapping
@@ -361,7 +349,7 @@ def _image(persisted: bytes, words: list[Word], choice: tuple[int, ...]) -> byte
 
 
 class _Driver:
-    """State of one simulated run, reached from the C drain hook through a cffi handle."""
+    """State of one simulated run; :meth:`hook` is called at each drain point."""
 
     def __init__(self, sim: Sim, chosen: set[int], points: int, seed: int, max_states: int,
                  on_state: Callable[[CrashState], bool]) -> None:
@@ -397,20 +385,19 @@ class _Driver:
                 return False
         return True
 
-
-@ffi.def_extern()
-def _pmalloc_sim_hook(arg: Any, point: int) -> int:
-    driver: _Driver = ffi.from_handle(arg)
-    if driver.stopped:
-        return -1
-    if point >= driver.points:  # the end is visited after the workload, a surplus reported
-        return 0
-    try:
-        return 0 if driver.visit(int(point)) else -1
-    except BaseException as exc:  # noqa: BLE001 - carried back to the caller of run()
-        driver.error = exc
-        driver.stopped = True
-        return -1
+    def hook(self, point: int) -> int:
+        """The simulator's drain hook: 0 to go on, -1 to stop the calls. Any exception is
+        kept for the caller of run(): none may escape into C."""
+        if self.stopped:
+            return -1
+        if point >= self.points:  # the end is visited after the workload, a surplus reported
+            return 0
+        try:
+            return 0 if self.visit(point) else -1
+        except BaseException as exc:  # noqa: BLE001 - carried back to the caller of run()
+            self.error = exc
+            self.stopped = True
+            return -1
 
 
 def _views_alive(mapping: Mapping) -> int:
@@ -457,12 +444,12 @@ def _simulate(workload: Workload, size: int, initial: Any, seed: int, max_points
         chosen = set(rng.sample(range(1, points), max_points - 1)) | {points}
     with _fresh_sim(size, initial, workload=True) as sim:
         driver = _Driver(sim, chosen, points, seed, max_states, on_state)
-        handle = ffi.new_handle(driver)
-        lib.pmalloc_sim_set_hook(sim._raw, lib._pmalloc_sim_hook, handle)
+        keep = _capi.sim_set_hook(sim._raw, driver.hook)
         try:
             workload(sim.mapping)
         finally:  # waits for a hook running on another thread
-            lib.pmalloc_sim_set_hook(sim._raw, ffi.NULL, ffi.NULL)
+            _capi.sim_set_hook(sim._raw, None)
+            del keep
         if driver.error is not None:
             raise driver.error
         drains = sim.drains

@@ -38,15 +38,14 @@ from __future__ import annotations
 
 import operator
 import os
-import re
 import threading
 import weakref
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final
 
-from pmalloc import _args, settings
+from pmalloc import _args, _capi, settings
 from pmalloc._buffer import View
-from pmalloc._native import ffi, lib
 from pmalloc._nocopy import NoCopy
 from pmalloc.errors import (
     ForeignPointerError,
@@ -55,21 +54,15 @@ from pmalloc.errors import (
     OutOfMemoryError,
     PmallocTypeError,
     PoolClosedError,
-    last_error,
 )
 
 __all__ = ["Pool", "Buffer", "default_dir", "MIN_POOL_SIZE", "DEFAULT_POOL_SIZE"]
 
 #: The smallest pool (libvmem's VMEM_MIN_POOL, 14 MiB).
-MIN_POOL_SIZE: Final = int(lib.VMEM_MIN_POOL)
+MIN_POOL_SIZE: Final = _capi.VMEM_MIN_POOL
 #: The size of a Pool created without one. The backing file is sparse: pages cost memory only
 #: once used.
 DEFAULT_POOL_SIZE: Final = 64 << 20
-
-_STATS_FIELDS: Final = tuple(name for name, _ in ffi.typeof("struct pmalloc_stats").fields)
-_CLASS_FIELDS: Final = tuple(
-    name for name, _ in ffi.typeof("struct pmalloc_class_stats").fields
-)
 
 
 # ---- The embedded default directory --------------------------------------------------------
@@ -80,17 +73,6 @@ def default_dir() -> str:
     ``PMALLOC_POOL_DIR`` (see :func:`pmalloc.settings.default_pool_dir`), the directory the
     preload shim uses too."""
     return settings.default_pool_dir()
-
-
-# ---- Pointers --------------------------------------------------------------------------------
-
-
-def _address(ptr: Any) -> int:
-    return int(ffi.cast("uintptr_t", ptr))
-
-
-def _pointer(address: int) -> Any:
-    return ffi.cast("void *", address)
 
 
 # ---- Buffer ----------------------------------------------------------------------------------
@@ -150,9 +132,11 @@ class _ThreadCaches:
     after ``join()`` sees every page the thread held."""
 
     __slots__ = ()
+    # bound here: the main thread's locals may go after this module's globals at exit
+    _flush = staticmethod(_capi.thread_flush)
 
     def __del__(self) -> None:
-        lib.pmalloc_thread_flush()
+        self._flush()
 
 
 _thread_state = threading.local()
@@ -196,10 +180,7 @@ class Pool(NoCopy):
         self._pending: list[tuple[int, weakref.ref[Buffer]]] = []
         nbytes = _args.file_size(size, "pool size")
         path = _args.path(default_dir() if dir is None else dir, "dir")
-        vmp = lib.vmem_create(os.fsencode(path), nbytes)
-        if vmp == ffi.NULL:
-            raise last_error(path)
-        self._vmp = vmp
+        self._vmp = _capi.vmem_create(path, nbytes)
         self._dir = path
         self._size = nbytes
         _POOLS.add(self)
@@ -250,14 +231,7 @@ class Pool(NoCopy):
     def malloc(self, size: int) -> Buffer:
         """``size`` bytes, uninitialized. ``malloc(0)`` gives a distinct empty Buffer."""
         n = _args.size(size, "size")
-        self._lock.acquire()
-        try:
-            ptr = lib.vmem_malloc(self._handle(), n or 1)
-            if ptr == ffi.NULL:
-                raise last_error()
-            return self._adopt(ptr, n)
-        finally:
-            self._unlock()
+        return self._allocate(n, _capi.vmem_malloc, n or 1)
 
     def calloc(self, nmemb: int, size: int) -> Buffer:
         """``nmemb * size`` bytes of zeros; OutOfMemoryError if the product overflows."""
@@ -268,27 +242,13 @@ class Pool(NoCopy):
             raise OutOfMemoryError(f"calloc({count}, {each}) overflows the address space")
         if total == 0:
             count = each = 1
-        self._lock.acquire()
-        try:
-            ptr = lib.vmem_calloc(self._handle(), count, each)
-            if ptr == ffi.NULL:
-                raise last_error()
-            return self._adopt(ptr, total)
-        finally:
-            self._unlock()
+        return self._allocate(total, _capi.vmem_calloc, count, each)
 
     def aligned_alloc(self, alignment: int, size: int) -> Buffer:
         """``size`` bytes at an address that is a multiple of ``alignment`` (a power of two)."""
         a = _args.alignment(alignment)
         n = _args.size(size, "size")
-        self._lock.acquire()
-        try:
-            ptr = lib.vmem_aligned_alloc(self._handle(), a, n or 1)
-            if ptr == ffi.NULL:
-                raise last_error()
-            return self._adopt(ptr, n)
-        finally:
-            self._unlock()
+        return self._allocate(n, _capi.vmem_aligned_alloc, a, n or 1)
 
     def strdup(self, s: str | bytes | bytearray | memoryview) -> Buffer:
         """A NUL-terminated copy of ``s`` (str is UTF-8 encoded); ``size`` counts the NUL."""
@@ -300,14 +260,7 @@ class Pool(NoCopy):
             raise PmallocTypeError(f"strdup needs str or bytes, got {type(s).__name__}")
         if b"\0" in data:
             raise InvalidArgumentError("strdup: embedded null byte")
-        self._lock.acquire()
-        try:
-            ptr = lib.vmem_strdup(self._handle(), data)
-            if ptr == ffi.NULL:
-                raise last_error()
-            return self._adopt(ptr, len(data) + 1)
-        finally:
-            self._unlock()
+        return self._allocate(len(data) + 1, _capi.vmem_strdup, data)
 
     def realloc(self, buf: Buffer | None, size: int) -> Buffer:
         """Resize ``buf`` to ``size`` bytes, keeping its contents up to the smaller size.
@@ -328,12 +281,11 @@ class Pool(NoCopy):
             address, ref = self._lookup(buf)
             old_size = buf.size
             View.invalidate(buf)  # BufferError while exported; nothing changed yet
-            ptr = lib.vmem_realloc(vmp, _pointer(address), n or 1)
-            if ptr == ffi.NULL:
-                exc = last_error()
+            try:
+                moved = _capi.vmem_realloc(vmp, address, n or 1)
+            except BaseException:
                 View._rebind(buf, address, old_size)
-                raise exc
-            moved = _address(ptr)
+                raise
             if moved != address:
                 del self._live[address]
                 self._live[moved] = ref
@@ -357,7 +309,7 @@ class Pool(NoCopy):
             if owner is not None:
                 View.invalidate(owner)  # BufferError while exported; nothing changed yet
             del self._live[address]
-            lib.vmem_free(vmp, _pointer(address))
+            _capi.vmem_free(vmp, address)
         finally:
             self._unlock()
 
@@ -367,7 +319,7 @@ class Pool(NoCopy):
         try:
             vmp = self._handle()
             address, _ = self._lookup(buf)
-            return int(lib.vmem_malloc_usable_size(vmp, _pointer(address)))
+            return _capi.vmem_malloc_usable_size(vmp, address)
         finally:
             self._unlock()
 
@@ -377,34 +329,20 @@ class Pool(NoCopy):
         """The pool's figures (struct pmalloc_stats: size, allocated, active, metadata, dirty,
         resident, file_allocated, purged, nmalloc, nfree, narenas, nclasses), plus
         ``classes``: one dict per size class (size, slab_size, live, cached, slabs)."""
-        st = ffi.new("struct pmalloc_stats *")
         self._lock.acquire()
         try:
             vmp = self._handle()
-            if lib.pmalloc_vmem_stats(vmp, st) != 0:
-                raise last_error()
-            nclasses = int(st.nclasses)
-            rows = ffi.new("struct pmalloc_class_stats[]", max(nclasses, 1))
-            got = lib.pmalloc_vmem_class_stats(vmp, rows, nclasses)
-            if got < 0:
-                raise last_error()
+            result: dict[str, Any] = dict(_capi.vmem_stats(vmp))
+            result["classes"] = _capi.vmem_class_stats(vmp, result["nclasses"])
         finally:
             self._unlock()
-        result: dict[str, Any] = {name: int(getattr(st, name)) for name in _STATS_FIELDS}
-        result["classes"] = [
-            {name: int(getattr(rows[i], name)) for name in _CLASS_FIELDS}
-            for i in range(min(got, nclasses))
-        ]
         return result
 
     def check(self) -> bool:
         """Walk the pool's metadata: True when consistent."""
         self._lock.acquire()
         try:
-            result = lib.vmem_check(self._handle())
-            if result < 0:
-                raise last_error()
-            return bool(result)
+            return _capi.vmem_check(self._handle())
         finally:
             self._unlock()
 
@@ -412,8 +350,7 @@ class Pool(NoCopy):
         """Give back what every thread caches idle, and every free page to the system, now."""
         self._lock.acquire()
         try:
-            if lib.pmalloc_vmem_purge(self._handle()) != 0:
-                raise last_error()
+            _capi.vmem_purge(self._handle())
         finally:
             self._unlock()
 
@@ -445,7 +382,7 @@ class Pool(NoCopy):
             vmp, self._vmp = self._vmp, None
             self._live.clear()
             self._pending.clear()
-            lib.vmem_delete(vmp)
+            _capi.vmem_delete(vmp)
         finally:
             self._unlock()
 
@@ -458,17 +395,22 @@ class Pool(NoCopy):
         _note_thread()
         return vmp
 
-    def _adopt(self, ptr: Any, size: int) -> Buffer:
-        """Wrap fresh memory in a Buffer and record it as live."""
-        address = _address(ptr)
+    def _allocate(self, size: int, call: Callable[..., int], *args: Any) -> Buffer:
+        """A Buffer of size bytes over the memory call(handle, *args) allocates (a _capi
+        wrapper), recorded as live. Takes _lock."""
+        self._lock.acquire()
         try:
-            buf = View.__new__(Buffer, address, size)
-            buf._pool = self
-        except BaseException:
-            lib.vmem_free(self._vmp, ptr)
-            raise
-        self._live[address] = weakref.ref(buf)
-        return buf
+            address = call(self._handle(), *args)
+            try:
+                buf = View.__new__(Buffer, address, size)
+                buf._pool = self
+            except BaseException:
+                _capi.vmem_free(self._vmp, address)
+                raise
+            self._live[address] = weakref.ref(buf)
+            return buf
+        finally:
+            self._unlock()
 
     def _lookup(self, target: Buffer | int) -> tuple[int, weakref.ref[Buffer]]:
         """The address and live-table entry of a Buffer of this pool, or of an int address."""
@@ -522,7 +464,7 @@ class Pool(NoCopy):
             if self._live.get(address) is ref:  # not freed (and reused) meanwhile
                 del self._live[address]
                 if vmp is not None:
-                    lib.vmem_free(vmp, _pointer(address))
+                    _capi.vmem_free(vmp, address)
 
     def _collect(self, buf: Buffer) -> None:
         """Free a Buffer being collected. Called from its finalizer: any thread, any time,

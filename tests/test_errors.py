@@ -20,8 +20,8 @@ from pmalloc.errors import (
     PoolClosedError,
     PoolError,
     error_from_errno,
-    last_error,
 )
+from pmalloc._capi import last_error
 
 SPECIAL = {errno.ENOMEM, errno.EINVAL}
 

@@ -1,0 +1,358 @@
+"""The checked C calls: the one module of pmalloc that calls ``pmalloc._native``'s ``lib``.
+
+One wrapper per C function Python uses, named after it without its library prefix where that
+reads better (``vmem_malloc``, ``ops_persist``, ``sim_new``). Each wrapper checks the C
+result (NULL, -1) and turns a failure into an exception: the calling thread's errno (as cffi
+saved it after the call) and ``pmalloc_errormsg()``, mapped by
+:func:`pmalloc.errors.error_from_errno` (:func:`last_error`). Nothing above this module
+touches ``lib``.
+
+What crosses this layer: addresses as ints (``void *`` in C: the wrappers cast), sizes as
+ints already checked by :mod:`pmalloc._args`, C handles (``VMEM *``, ``struct pmem_ops *``,
+``PMALLOC_SIM *``) as opaque objects to pass back, and C structs as dicts or tuples of
+Python values. Wrappers on the hot path (``vmem_malloc``, ``vmem_free``) bind their C
+function once, at import.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+from pmalloc._native import ffi, lib
+from pmalloc.errors import PmallocError, error_from_errno
+
+Handle = Any  # an opaque C pointer: VMEM *, const struct pmem_ops *, PMALLOC_SIM *
+
+_cast = ffi.cast
+_NULL = ffi.NULL
+
+
+def last_error(filename: str | os.PathLike[str] | None = None) -> PmallocError:
+    """The exception for the calling thread's last failed C call.
+
+    Reads errno as cffi saved it after that call, then ``pmalloc_errormsg()``; call it
+    before any other C call in the same thread.
+    """
+    err = int(ffi.errno)
+    raw = lib.pmalloc_errormsg()
+    message = ffi.string(raw).decode("utf-8", "replace") if raw != _NULL else ""
+    return error_from_errno(err, message, filename)
+
+
+def _text(p: Any) -> str | None:
+    """A C string as str (undecodable bytes kept as surrogates), None for NULL."""
+    return None if p == _NULL else ffi.string(p).decode("utf-8", "surrogateescape")
+
+
+def _fields(ctype: str) -> tuple[str, ...]:
+    return tuple(name for name, _ in ffi.typeof(ctype).fields)
+
+
+# ---- Constants --------------------------------------------------------------------------------
+
+#: libvmem's VMEM_MIN_POOL.
+VMEM_MIN_POOL: Final = int(lib.VMEM_MIN_POOL)
+
+#: pmem_map_file's PMEM_FILE_* flags.
+PMEM_FILE_CREATE: Final = int(lib.PMEM_FILE_CREATE)
+PMEM_FILE_EXCL: Final = int(lib.PMEM_FILE_EXCL)
+PMEM_FILE_SPARSE: Final = int(lib.PMEM_FILE_SPARSE)
+PMEM_FILE_TMPFILE: Final = int(lib.PMEM_FILE_TMPFILE)
+
+#: The PMEM_F_MEM_* flags of pmem_memcpy and pmem_memset.
+PMEM_F_MEM_NODRAIN: Final = int(lib.PMEM_F_MEM_NODRAIN)
+PMEM_F_MEM_NONTEMPORAL: Final = int(lib.PMEM_F_MEM_NONTEMPORAL)
+PMEM_F_MEM_TEMPORAL: Final = int(lib.PMEM_F_MEM_TEMPORAL)
+PMEM_F_MEM_WC: Final = int(lib.PMEM_F_MEM_WC)
+PMEM_F_MEM_WB: Final = int(lib.PMEM_F_MEM_WB)
+PMEM_F_MEM_NOFLUSH: Final = int(lib.PMEM_F_MEM_NOFLUSH)
+PMEM_F_MEM_VALID_FLAGS: Final = int(lib.PMEM_F_MEM_VALID_FLAGS)
+
+#: pmalloc_persist_ops's kinds.
+OPS_AUTO: Final = int(lib.PMALLOC_OPS_AUTO)
+OPS_MSYNC: Final = int(lib.PMALLOC_OPS_MSYNC)
+
+STATS_FIELDS: Final = _fields("struct pmalloc_stats")
+CLASS_STATS_FIELDS: Final = _fields("struct pmalloc_class_stats")
+_SETTING_FIELDS: Final = _fields("struct pmalloc_setting")
+_PMEM_INFO_FIELDS: Final = _fields("struct pmalloc_pmem_info")
+_PMEM_INFO_TEXT: Final = ("flush", "deep_flush", "movnt")
+
+
+# ---- libvmem ----------------------------------------------------------------------------------
+
+_vmem_malloc = lib.vmem_malloc
+_vmem_free = lib.vmem_free
+
+
+def vmem_create(dir: str, size: int) -> Handle:
+    """A pool of size bytes in dir; the OSError, MemoryError or ValueError naming dir."""
+    vmp = lib.vmem_create(os.fsencode(dir), size)
+    if vmp == _NULL:
+        raise last_error(dir)
+    return vmp
+
+
+def vmem_delete(vmp: Handle) -> None:
+    lib.vmem_delete(vmp)
+
+
+def vmem_malloc(vmp: Handle, size: int) -> int:
+    """The address of size fresh bytes (size > 0)."""
+    address = int(_cast("uintptr_t", _vmem_malloc(vmp, size)))
+    if not address:
+        raise last_error()
+    return address
+
+
+def vmem_calloc(vmp: Handle, nmemb: int, size: int) -> int:
+    address = int(_cast("uintptr_t", lib.vmem_calloc(vmp, nmemb, size)))
+    if not address:
+        raise last_error()
+    return address
+
+
+def vmem_aligned_alloc(vmp: Handle, alignment: int, size: int) -> int:
+    address = int(_cast("uintptr_t", lib.vmem_aligned_alloc(vmp, alignment, size)))
+    if not address:
+        raise last_error()
+    return address
+
+
+def vmem_strdup(vmp: Handle, data: bytes) -> int:
+    """The address of a NUL-terminated copy of data (which holds no NUL)."""
+    address = int(_cast("uintptr_t", lib.vmem_strdup(vmp, data)))
+    if not address:
+        raise last_error()
+    return address
+
+
+def vmem_realloc(vmp: Handle, address: int, size: int) -> int:
+    """The new address; on failure the old one is still allocated."""
+    moved = int(_cast("uintptr_t", lib.vmem_realloc(vmp, _cast("void *", address), size)))
+    if not moved:
+        raise last_error()
+    return moved
+
+
+def vmem_free(vmp: Handle, address: int) -> None:
+    _vmem_free(vmp, _cast("void *", address))
+
+
+def vmem_malloc_usable_size(vmp: Handle, address: int) -> int:
+    return int(lib.vmem_malloc_usable_size(vmp, _cast("void *", address)))
+
+
+def vmem_check(vmp: Handle) -> bool:
+    """True when the pool's metadata is consistent."""
+    result = lib.vmem_check(vmp)
+    if result < 0:
+        raise last_error()
+    return bool(result)
+
+
+# ---- pmalloc.h: pools ------------------------------------------------------------------------
+
+
+def vmem_stats(vmp: Handle) -> dict[str, int]:
+    """struct pmalloc_stats as a dict (field -> int)."""
+    st = ffi.new("struct pmalloc_stats *")
+    if lib.pmalloc_vmem_stats(vmp, st) != 0:
+        raise last_error()
+    return {name: int(getattr(st, name)) for name in STATS_FIELDS}
+
+
+def vmem_class_stats(vmp: Handle, n: int) -> list[dict[str, int]]:
+    """Up to n struct pmalloc_class_stats rows as dicts."""
+    rows = ffi.new("struct pmalloc_class_stats[]", max(n, 1))
+    got = lib.pmalloc_vmem_class_stats(vmp, rows, n)
+    if got < 0:
+        raise last_error()
+    return [{name: int(getattr(rows[i], name)) for name in CLASS_STATS_FIELDS}
+            for i in range(min(got, n))]
+
+
+def vmem_purge(vmp: Handle) -> None:
+    if lib.pmalloc_vmem_purge(vmp) != 0:
+        raise last_error()
+
+
+#: Give back the calling thread's caches. The C function itself (nothing to check), so a
+#: finalizer that holds it still works while the interpreter clears module globals at exit.
+thread_flush: Final[Callable[[], None]] = lib.pmalloc_thread_flush
+
+
+# ---- pmalloc.h: settings ---------------------------------------------------------------------
+
+
+def settings(n: int) -> list[dict[str, Any]]:
+    """Up to n struct pmalloc_setting rows as dicts: strings as str or None, strict as int."""
+    rows = ffi.new("struct pmalloc_setting[]", n)
+    got = min(int(lib.pmalloc_settings(rows, n)), n)
+    return [{name: (int(r.strict) if name == "strict" else _text(getattr(r, name)))
+             for name in _SETTING_FIELDS} for r in rows[0:got]]
+
+
+def settings_reload() -> None:
+    lib.pmalloc_settings_reload()
+
+
+def parse_size(text: bytes) -> int:
+    """The size text names; InvalidArgumentError (EINVAL) with the C message."""
+    out = ffi.new("size_t *")
+    if lib.pmalloc_parse_size(text, out) != 0:
+        raise last_error()
+    return int(out[0])
+
+
+def dax_mounts(table: bytes | None, size: int) -> tuple[int, str]:
+    """(bytes needed without the NUL, the text that fit in size bytes)."""
+    buf = ffi.new("char[]", size)
+    need = int(lib.pmalloc_dax_mounts(_NULL if table is None else table, buf, size))
+    return need, ffi.string(buf).decode("utf-8", "surrogateescape")
+
+
+# ---- libpmem ----------------------------------------------------------------------------------
+
+
+def pmem_map_file(path: str, size: int, flags: int, mode: int) -> tuple[int, int, bool]:
+    """(address, mapped length, is_pmem) of the file mapped; the OSError naming path."""
+    mapped = ffi.new("size_t *")
+    is_pmem = ffi.new("int *")
+    ffi.errno = 0
+    addr = lib.pmem_map_file(os.fsencode(path), size, flags, mode, mapped, is_pmem)
+    if addr == _NULL:
+        raise last_error(path)
+    return int(_cast("uintptr_t", addr)), int(mapped[0]), bool(is_pmem[0])
+
+
+def pmem_unmap(address: int, size: int, filename: str | None = None) -> None:
+    ffi.errno = 0
+    if lib.pmem_unmap(_cast("void *", address), size) != 0:
+        raise last_error(filename)
+
+
+def pmem_info() -> dict[str, Any]:
+    """struct pmalloc_pmem_info as a dict: the instruction names as str, the rest as int."""
+    raw = ffi.new("struct pmalloc_pmem_info *")
+    if lib.pmalloc_pmem_info(raw) != 0:
+        raise last_error()
+    return {name: (ffi.string(getattr(raw, name)).decode() if name in _PMEM_INFO_TEXT
+                   else int(getattr(raw, name)))
+            for name in _PMEM_INFO_FIELDS}
+
+
+# ---- pmalloc.h: persist ops --------------------------------------------------------------------
+
+
+def persist_ops(address: int, size: int, kind: int) -> Handle:
+    """The persist-ops table of kind for [address, address+size)."""
+    ops = lib.pmalloc_persist_ops(_cast("void *", address), size, kind)
+    if ops == _NULL:
+        raise last_error()
+    return ops
+
+
+def ops_name(ops: Handle) -> str:
+    return ffi.string(lib.pmalloc_ops_name(ops)).decode()
+
+
+def ops_persist(ops: Handle, address: int, size: int, filename: str | None = None) -> None:
+    if lib.pmalloc_ops_persist(ops, _cast("void *", address), size) != 0:
+        raise last_error(filename)
+
+
+def ops_flush(ops: Handle, address: int, size: int, filename: str | None = None) -> None:
+    if lib.pmalloc_ops_flush(ops, _cast("void *", address), size) != 0:
+        raise last_error(filename)
+
+
+def ops_drain(ops: Handle, filename: str | None = None) -> None:
+    if lib.pmalloc_ops_drain(ops) != 0:
+        raise last_error(filename)
+
+
+def ops_memcpy(ops: Handle, address: int, source: Any, size: int, flags: int,
+               filename: str | None = None) -> None:
+    """Copy size bytes of source (a cdata buffer: :func:`pmalloc._args.buffer`); a failed
+    flush raises (the bytes are copied)."""
+    if lib.pmalloc_ops_memcpy(ops, _cast("void *", address), source, size, flags) == _NULL:
+        raise last_error(filename)
+
+
+def ops_memset(ops: Handle, address: int, byte: int, size: int, flags: int,
+               filename: str | None = None) -> None:
+    if lib.pmalloc_ops_memset(ops, _cast("void *", address), byte, size, flags) == _NULL:
+        raise last_error(filename)
+
+
+
+# ---- pmalloc.h: the crash simulator ------------------------------------------------------------
+
+
+def sim_new(size: int) -> Handle:
+    ffi.errno = 0
+    sim = lib.pmalloc_sim_new(size)
+    if sim == _NULL:
+        raise last_error()
+    return sim
+
+
+def sim_delete(sim: Handle) -> None:
+    lib.pmalloc_sim_delete(sim)
+
+
+def sim_addr(sim: Handle) -> int:
+    return int(_cast("uintptr_t", lib.pmalloc_sim_addr(sim)))
+
+
+def sim_size(sim: Handle) -> int:
+    return int(lib.pmalloc_sim_size(sim))
+
+
+def sim_ops(sim: Handle) -> Handle:
+    return lib.pmalloc_sim_ops(sim)
+
+
+def sim_load(sim: Handle, image: Any, size: int) -> None:
+    """Load size bytes of image (a cdata buffer: :func:`pmalloc._args.buffer`)."""
+    if lib.pmalloc_sim_load(sim, image, size) != 0:
+        raise last_error()
+
+
+def sim_drains(sim: Handle) -> int:
+    return int(lib.pmalloc_sim_drains(sim))
+
+
+def sim_persisted(sim: Handle, size: int) -> bytes:
+    """The first size bytes of the persisted image."""
+    out = ffi.new("char[]", size)
+    if lib.pmalloc_sim_persisted(sim, out, size) != 0:
+        raise last_error()
+    return ffi.buffer(out)[:]
+
+
+def sim_words(sim: Handle, n: int) -> tuple[int, list[tuple[int, tuple[int, ...]]]]:
+    """(how many words there are, the first min(n, that) as (offset, values))."""
+    out = ffi.new("struct pmalloc_sim_word[]", max(n, 1))
+    total = int(lib.pmalloc_sim_words(sim, out if n else _NULL, n))
+    return total, [(int(w.offset), tuple(int(w.value[j]) for j in range(w.nvalues)))
+                   for w in out[0:min(n, total)]]
+
+
+@ffi.def_extern()
+def _pmalloc_sim_hook(arg: Any, point: int) -> int:
+    hook: Callable[[int], int] = ffi.from_handle(arg)
+    return hook(int(point))
+
+
+def sim_set_hook(sim: Handle, hook: Callable[[int], int] | None) -> Any:
+    """Call hook(point) at each drain point (None: no more calls; waits for one running).
+    Returns what must stay referenced while the hook is set."""
+    if hook is None:
+        lib.pmalloc_sim_set_hook(sim, _NULL, _NULL)
+        return None
+    handle = ffi.new_handle(hook)
+    lib.pmalloc_sim_set_hook(sim, lib._pmalloc_sim_hook, handle)
+    return handle
