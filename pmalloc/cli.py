@@ -6,6 +6,7 @@ import errno
 import json
 import mmap
 import os
+import shlex
 import signal
 import stat
 import sys
@@ -133,11 +134,34 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _info(args: argparse.Namespace) -> int:
+#: The mount table `pmalloc info` reads the DAX mounts from.
+PROC_MOUNTS = "/proc/mounts"
+
+
+def mounted_dax() -> list[str]:
+    """The mount points whose file systems are mounted with DAX on for every file (none when
+    the mount table cannot be read): the C library's reading, the one default pools use."""
+    return settings.dax_mounts(PROC_MOUNTS)
+
+
+def info_report() -> dict[str, object]:
+    """What `pmalloc info` reports: paths, the default pool dir, what libpmem chose on this
+    CPU (flush instruction, non-temporal copy loops and from what size they stream) and the
+    DAX file systems mounted."""
+    from .pmem import info as pmem_info
     from .vmem import default_dir
 
-    _emit({"version": __version__, "include": get_include(), "library": get_library(),
-           "preload": preload_path(), "default_pool_dir": default_dir()}, args.json)
+    chosen = pmem_info()
+    return {"version": __version__, "include": get_include(), "library": get_library(),
+            "preload": preload_path(), "default_pool_dir": default_dir(),
+            "default_pool_size": int(settings.value("PMALLOC_POOL_SIZE")),
+            "flush": chosen["flush"], "deep_flush": chosen["deep_flush"],
+            "movnt": chosen["movnt"], "movnt_threshold": chosen["movnt_threshold"],
+            "dax_mounts": mounted_dax()}
+
+
+def _info(args: argparse.Namespace) -> int:
+    _emit(info_report(), args.json)
     return 0
 
 
@@ -217,6 +241,8 @@ def _emit(report: dict[str, object], as_json: bool) -> None:
         return
     width = max(len(k) for k in report)
     for key, value in report.items():
+        if isinstance(value, list):  # a list reads as its items, quoted as a shell would
+            value = shlex.join(map(str, value)) if value else "none"
         print(f"{key:<{width}}  {value}")
 
 
@@ -253,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     path = sub.add_parser("preload-path", help="print the path of libvmmalloc.so")
     path.set_defaults(func=_preload_path)
-    info = sub.add_parser("info", help="versions, header and library paths, default pool dir")
+    info = sub.add_parser("info", help="versions, header and library paths, default pool dir, "
+                          "the CPU's flush and copy paths, DAX mounts")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
     return parser

@@ -87,7 +87,7 @@ def shim_env(**settings: str) -> dict[str, str]:
 
 def pmalloc_cli() -> list[str]:
     """`pmalloc` as this interpreter runs it (`python -m pmalloc`)."""
-    return [sys.executable, "-P", "-m", "pmalloc"]   # -P: not the in-tree package
+    return [sys.executable, "-I", "-m", "pmalloc"]   # -I: not the in-tree package (3.10 has no -P)
 
 
 @dataclasses.dataclass

@@ -99,6 +99,7 @@ def test_threads_with_cross_thread_frees(c_program, pool_dir):
     no_files_left(pool_dir)
 
 
+@pytest.mark.slow
 def test_threads_churn_without_false_exhaustion(c_program, pool_dir):
     steps = "15000" if SANITIZED else "60000"
     run = c_program("vmem_churn.c", pool_dir, steps, timeout=90 * SLOW)
@@ -107,6 +108,7 @@ def test_threads_churn_without_false_exhaustion(c_program, pool_dir):
     no_files_left(pool_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("children_use", ["own-pool", "inherited"])
 def test_fork_while_threads_allocate(c_program, pool_dir, children_use):
     run = c_program("vmem_fork.c", pool_dir, "16", children_use, timeout=150 * SLOW)

@@ -81,6 +81,7 @@ def run_random(model: Model, rng: random.Random, nops: int, live_cap: int) -> No
     model.check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(24))
 def test_random_sequence(make_vmem, seed):
     pool_size = 256 * MiB

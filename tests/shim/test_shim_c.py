@@ -68,6 +68,7 @@ def test_edge_cases_dlsym(pool_dir, without_shim):
 # ---- threads ------------------------------------------------------------------------------
 
 @needs_preload
+@pytest.mark.slow
 @pytest.mark.parametrize("fork_mode", ["1", "2", "3"], ids=["fork1", "fork2", "fork3"])
 def test_cxx_threads_cross_thread_delete(pool_dir, fork_mode, without_shim):
     cmd = [build("threads.cc"), "4", "40000"]
@@ -96,6 +97,7 @@ FORK_SETTINGS = {
 
 
 @needs_preload
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", ["children", "threads", "exec", "spawn"])
 @pytest.mark.parametrize("fork_mode", list(FORK_SETTINGS), ids=["fork-default", "fork1", "fork2", "fork3"])
 def test_fork(pool_dir, scenario, fork_mode, without_shim):

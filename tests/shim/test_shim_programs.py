@@ -23,7 +23,7 @@ from shim_support import (SHIM_DIR, MiB, Cases, cpython_with_tests, expect_outpu
                           needs_preload, plain_env, pmalloc_cli, report, run,
                           run_cpython_cases, shim_env, stats_lines, stats_of)
 
-pytestmark = needs_preload
+pytestmark = [needs_preload, pytest.mark.slow]
 
 # CPython's test modules run without the shim and under it; add a module here.
 CPYTHON_TESTS = ("test_dict", "test_list", "test_set", "test_bytes", "test_json", "test_re",
