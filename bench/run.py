@@ -45,7 +45,9 @@ WORKLOADS = {
     "small": Workload(("--n", "10000000"), ("--n", "2000000"), 5, "1G"),
     "large": Workload(("--n", "1000000"), ("--n", "200000"), 5, "1G"),
     "xthread": Workload(("--n", "2000000"), ("--n", "500000"), 5, "1G"),
-    "frag": Workload(("--bytes", "1G"), ("--bytes", "256M"), 3, "4G"),
+    # frag reads the pool file 2 s after free-all, with a decay time of 1 s (measure)
+    "frag": Workload(("--bytes", "1G", "--settle-ms", "2000"),
+                     ("--bytes", "256M", "--settle-ms", "2000"), 3, "4G"),
 }
 CONTENDERS = [
     *build.MALLOC_ANCHORS,
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [str(setup.exes[c.driver]), w, *WORKLOADS[w].args(args.quick), "--seed",
                str(rep + 1), "--pool-dir", args.pool_dir, "--pool-size", WORKLOADS[w].pool_size]
         env = runner.base_env() | build.preload_env(c, setup.pmalloc, args.pool_dir)
+        if w == "frag":
+            env["PMALLOC_DECAY_MS"] = "1000"
         lines = runner.json_lines(runner.run_process(cmd, env, args.timeout))
         raw.extend({**ln, "contender": c.name} for ln in lines)
         return summarize(lines, w)

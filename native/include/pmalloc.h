@@ -65,6 +65,7 @@ struct pmalloc_stats {
 	uint64_t nfree;         /* frees returned to the arenas */
 	uint32_t narenas;       /* arenas in the pool */
 	uint32_t nclasses;      /* size classes (slab and cached large) */
+	uint64_t purge_calls;   /* system calls that punched pages out since creation */
 };
 
 /* Figures for one size class. */

@@ -35,6 +35,7 @@ INVALID = [
     ("VMMALLOC_FORK", "copy", "expected 1"),
     ("PMALLOC_FALLBACK", "yes", "expected 0 or 1"),
     ("PMALLOC_STATS", "2", "expected 0 or 1"),
+    ("PMALLOC_BACKGROUND", "on", "expected 0 or 1"),
     ("PMALLOC_DECAY_MS", "abc", "expected milliseconds"),
     ("PMALLOC_DECAY_MS", "-1", "expected milliseconds"),
     ("PMALLOC_DECAY_MS", "99999999999999999999", "expected milliseconds"),

@@ -13,7 +13,6 @@
 #include "common/options.h"
 
 #define META_CHUNK_PAGES 16     /* pages carved for descriptors at a time */
-#define DECAY_PERIOD_MS 10      /* how often decay looks at the LRU */
 
 static _Atomic long decay_ms = -1;  /* -1: not read from the environment yet */
 
@@ -414,24 +413,23 @@ coalesce_insert(struct extents *x, struct extent *e)
 /* ---- purging ------------------------------------------------------------ */
 
 /*
- * purge_locked -- punch out dirty extents: every one (all), else those older than
- * the decay time, and the oldest while dirty pages exceed the cap (the larger of
- * dirty_min_pages and an eighth of the active pages; down to half the cap). The
- * lock is dropped around the system calls; the extents are PURGING meanwhile.
+ * purge_locked -- punch out dirty extents: every one (all), else those that have
+ * stayed dirty for the decay time (oldest first: the LRU's order). No cap on the
+ * dirty pages: what a program frees is reused dirty, first, for the decay time
+ * (as mimalloc's purge delay; jemalloc's default dirty decay is the same 10 s),
+ * and a run is punched once, coalesced with its dirty neighbours. The lock is
+ * dropped around the system calls; the extents are PURGING meanwhile.
  */
 static void
 purge_locked(struct extents *x, bool all, uint64_t now)
 {
 	if (!x->can_purge)
 		return;
-	long decay = extent_decay_ms();
-	size_t cap = MAX(x->dirty_min_pages, x->active_pages / 8);
-	size_t target = x->dirty_pages > cap ? cap / 2 : x->dirty_pages;
+	uint64_t decay = (uint64_t)extent_decay_ms();
 	struct extent *batch = NULL;
 	struct extent *e;
 	while ((e = x->lru_head) != NULL) {
-		bool old = e->tstamp + (uint64_t)decay <= now;
-		if (!all && !old && x->dirty_pages <= target)
+		if (!all && e->tstamp + decay > now)
 			break;
 		bin_remove(x, e);
 		e->state = EXTENT_PURGING;
@@ -439,13 +437,14 @@ purge_locked(struct extents *x, bool all, uint64_t now)
 		batch = e;
 		x->purging_pages += e->npages;
 	}
-	x->next_decay_ms = now + DECAY_PERIOD_MS;
 	if (!batch)
 		return;
 	pthread_mutex_unlock(&x->lock);
-	for (e = batch; e; e = e->next)
+	unsigned calls = 0;
+	for (e = batch; e; e = e->next, calls++)
 		e->zeroed = region_purge(x->region, (void *)e->addr, e->npages * PAGE);
 	pthread_mutex_lock(&x->lock);
+	x->purge_calls += calls;
 	while ((e = batch) != NULL) {
 		batch = e->next;
 		x->purged_bytes += e->npages * PAGE;
@@ -457,14 +456,19 @@ purge_locked(struct extents *x, bool all, uint64_t now)
 	pthread_cond_broadcast(&x->purged);
 }
 
+/* due_locked -- when the oldest dirty run is due, UINT64_MAX if none */
+static uint64_t
+due_locked(const struct extents *x)
+{
+	return x->lru_head ? x->lru_head->tstamp + (uint64_t)extent_decay_ms() : UINT64_MAX;
+}
+
+/* maybe_purge -- the amortized tick: purge when the oldest dirty run is due */
 static void
 maybe_purge(struct extents *x)
 {
-	if (!x->can_purge || !x->lru_head)
-		return;
-	size_t cap = MAX(x->dirty_min_pages, x->active_pages / 8);
-	uint64_t now = util_now_ms();
-	if (x->dirty_pages > cap || now >= x->next_decay_ms)
+	uint64_t now;
+	if (x->lru_head && (now = util_now_ms()) >= due_locked(x))
 		purge_locked(x, false, now);
 }
 
@@ -474,6 +478,15 @@ extent_purge(struct extents *x, bool all)
 	pthread_mutex_lock(&x->lock);
 	purge_locked(x, all, util_now_ms());
 	pthread_mutex_unlock(&x->lock);
+}
+
+uint64_t
+extent_purge_due(struct extents *x)
+{
+	pthread_mutex_lock(&x->lock);
+	uint64_t due = due_locked(x);
+	pthread_mutex_unlock(&x->lock);
+	return due;
 }
 
 /* ---- the allocator ------------------------------------------------------ */
@@ -495,7 +508,6 @@ extents_init(struct extents *x, struct region *r, const struct pagemap *pm, bool
 	x->can_purge = x->region->kind != REGION_CALLER;
 	x->reserve = region_needs_reserve(x->region);
 	x->pm_backed = pm_backed;
-	x->dirty_min_pages = MIN(MAX(npages / 128, (size_t)256), (size_t)2048);
 	/* the first chunk, and the entry of the last page (the free run's bound) */
 	if (!reserve_range(x, base, META_CHUNK_PAGES, false)
 			|| !reserve_pm(x, npages - 1, 1))

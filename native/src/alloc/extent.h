@@ -38,9 +38,8 @@ struct extents {
 	size_t active_pages;                   /* pages in slabs and large extents */
 	size_t meta_pages;                     /* pages in metadata extents */
 	size_t purging_pages;                  /* pages off the lists while punched */
-	size_t dirty_min_pages;                /* dirty pages always tolerated */
-	uint64_t next_decay_ms;                /* next time decay looks at the LRU */
 	uint64_t purged_bytes;                 /* punched out since creation */
+	uint64_t purge_calls;                  /* system calls that punched them */
 	bool can_purge;                        /* the region gives pages back */
 	bool reserve;                          /* pages must be reserved before use */
 	uint64_t *pm_backed;                   /* a bit per page-map page: reserved */
@@ -77,8 +76,11 @@ bool extent_grow(struct extents *x, struct extent *e, size_t npages, unsigned sz
 /* Shrink a large extent in place to npages, freeing its tail. */
 bool extent_shrink(struct extents *x, struct extent *e, size_t npages, unsigned szind);
 
-/* Purge dirty pages: all of them, or only what decay and the dirty cap ask. */
+/* Purge dirty pages: all of them, or those dirty for the decay time. */
 void extent_purge(struct extents *x, bool all);
+
+/* When the oldest dirty run of x is due (ms, util_now_ms's clock); UINT64_MAX if none. */
+uint64_t extent_purge_due(struct extents *x);
 
 /* Milliseconds a dirty page may wait before decay purges it. */
 long extent_decay_ms(void);

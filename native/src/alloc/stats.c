@@ -73,6 +73,7 @@ stats_get(struct heap *h, struct pmalloc_stats *st)
 	st->metadata = h->ext.meta_pages * PAGE + header
 		+ ALIGN_UP(used_pages * sizeof(uint64_t), PAGE);
 	st->purged = h->ext.purged_bytes;
+	st->purge_calls = h->ext.purge_calls;
 	heap_unlock_all(h);
 	st->resident = st->active + st->dirty + st->metadata;
 	st->file_allocated = region_file_allocated(&h->region);

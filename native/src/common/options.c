@@ -57,6 +57,9 @@ static const struct option table[OPT_COUNT] = {
 		"expected 0 or 1", "the preload shim serves from libc once its pool is full" },
 	[OPT_STATS] = { "PMALLOC_STATS", NULL, KIND_FLAG, true, 0, 0, 1,
 		"expected 0 or 1", "the preload shim prints its pool's statistics at exit" },
+	[OPT_BACKGROUND] = { "PMALLOC_BACKGROUND", NULL, KIND_FLAG, true, 0, 0, 1,
+		"expected 0 or 1", "the preload shim purges on time from a thread of its own "
+		"(explicit pools always do)" },
 	[OPT_IS_PMEM_FORCE] = SWITCH("PMEM_IS_PMEM_FORCE", "1: pmem_is_pmem says yes, 0: no"),
 	[OPT_NO_CLWB] = SWITCH("PMEM_NO_CLWB", "1: flush without CLWB"),
 	[OPT_NO_CLFLUSHOPT] = SWITCH("PMEM_NO_CLFLUSHOPT", "1: flush without CLFLUSHOPT"),

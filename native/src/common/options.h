@@ -24,6 +24,7 @@ enum option_id {
 	OPT_DECAY_MS,          /* PMALLOC_DECAY_MS: how long dirty pages wait */
 	OPT_FALLBACK,          /* PMALLOC_FALLBACK: the shim falls back to libc when full */
 	OPT_STATS,             /* PMALLOC_STATS: the shim prints statistics at exit */
+	OPT_BACKGROUND,        /* PMALLOC_BACKGROUND: the shim purges from a thread too */
 	OPT_IS_PMEM_FORCE,     /* PMEM_IS_PMEM_FORCE */
 	OPT_NO_CLWB,           /* PMEM_NO_CLWB */
 	OPT_NO_CLFLUSHOPT,     /* PMEM_NO_CLFLUSHOPT */

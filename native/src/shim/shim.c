@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alloc/heap_alloc.h"
+#include "alloc/purger.h"
 #include "alloc/stats.h"
 #include "alloc/region.h"
 #include "common/errmsg.h"
@@ -95,7 +96,7 @@ static size_t
 shim_settings(void)
 {
 	static const enum option_id checked[] = { OPT_POOL_DIR, OPT_POOL_SIZE, OPT_FORK,
-		OPT_DECAY_MS, OPT_FALLBACK, OPT_STATS };
+		OPT_DECAY_MS, OPT_FALLBACK, OPT_STATS, OPT_BACKGROUND };
 	for (size_t i = 0; i < ARRAY_SIZE(checked); i++)
 		if (options_check(checked[i]) != 0)
 			die("%s", errmsg_get());
@@ -132,6 +133,8 @@ shim_start(void)
 	if (!h)
 		die("cannot set up the pool: %s", errmsg_get());
 	atomic_store_explicit(&shim_heap, h, memory_order_release);
+	if (options_num(OPT_BACKGROUND) == 1)
+		(void)purger_add(&h->ext);
 	if (shim_stats)
 		atexit(shim_report);
 	shim_starting = 0;

@@ -10,6 +10,7 @@
 
 #include "alloc/check.h"
 #include "alloc/heap_alloc.h"
+#include "alloc/purger.h"
 #include "alloc/stats.h"
 #include "common/errmsg.h"
 #include "libvmem.h"
@@ -75,6 +76,11 @@ vmem_create(const char *dir, size_t size)
 		errno = err;
 		return NULL;
 	}
+	/* decay on time even while the program does not allocate (at worst, with
+	 * the table full, on its calls only) */
+	int err = errno;
+	(void)purger_add(&h->ext);
+	errno = err;
 	return (VMEM *)(void *)h;
 }
 
@@ -103,8 +109,10 @@ API void
 vmem_delete(VMEM *vmp)
 {
 	struct heap *h = heap_arg(vmp);
-	if (h)
+	if (h) {
+		purger_remove(&h->ext);
 		heap_destroy(h);
+	}
 }
 
 API int
