@@ -98,7 +98,8 @@ class Places:
 
 @dataclass(frozen=True)
 class Pmalloc:
-    """The pmalloc that --python imports, and the copy of its library the drivers link."""
+    """The pmalloc the drivers use (that of --python, or the one running `pmalloc bench`)
+    and the copy of its library they link."""
 
     include: str
     library: str
@@ -135,11 +136,11 @@ def snapshot(pm: Pmalloc, places: Places) -> Pmalloc:
     remove) the library the drivers link."""
     import hashlib  # only here: OpenSSL would add megabytes to every run (runner.run_process)
 
-    lib = places.out / "lib"
-    lib.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(pm.library, lib / "libpmalloc.so")
-    digest = hashlib.sha256((lib / "libpmalloc.so").read_bytes()).hexdigest()[:12]
-    return replace(pm, snapshot=f"sha256 {digest}, copied to {places.shown(lib)}/")
+    copy = places.out / "lib" / "libpmalloc.so"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(pm.library, copy)
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()[:12]
+    return replace(pm, snapshot=f"sha256 {digest}, copied to {places.shown(copy.parent)}/")
 
 
 def system_lib(d: Driver, places: Places) -> list[str] | None:
@@ -165,10 +166,10 @@ def compile_driver(name: str, pm: Pmalloc | None, places: Places) -> tuple[Path,
     if shutil.which(cc) is None:
         raise BenchError(f"no C compiler ({cc}): install gcc, or name one in $CC")
     places.out.mkdir(parents=True, exist_ok=True)
-    exe, src, lib = places.out / name, places.src, places.out / "lib"
+    exe, src, libdir = places.out / name, places.src, places.out / "lib"
     inc = ["-I", pm.include] if d.pmalloc and pm else []
     if d.pmalloc:
-        libs += ["-L", places.shown(lib), "-lpmalloc", f"-Wl,-rpath,{lib.resolve()}"]
+        libs += ["-L", places.shown(libdir), "-lpmalloc", f"-Wl,-rpath,{libdir.resolve()}"]
     cmd = [cc, *places.cflags, *d.flags, *inc, "-I", places.shown(src),
            places.shown(src / d.source), "-o", places.shown(exe), *libs]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=places.root)
