@@ -26,7 +26,8 @@ SHARED_LIBS = {"pmalloc.libpmalloc": "libpmalloc.so", "pmalloc.libvmmalloc": "li
 
 
 class BuildExt(build_ext):
-    """Gives shared libraries a plain name and ships the public headers."""
+    """Gives shared libraries a plain name; ships the public headers and the benchmark
+    drivers' sources."""
 
     def get_ext_filename(self, fullname: str) -> str:
         # called with the dotted name, and by get_ext_fullpath with its last part
@@ -49,6 +50,11 @@ class BuildExt(build_ext):
         os.makedirs(dest, exist_ok=True)
         for header in glob.glob(os.path.join("native", "include", "*.h")):
             shutil.copy(header, dest)
+        # the benchmark drivers' sources, built by `pmalloc bench` where it runs
+        dest = os.path.join(root, "pmalloc", "bench", "src")
+        os.makedirs(dest, exist_ok=True)
+        for source in glob.glob(os.path.join("bench", "src", "*.[ch]")):
+            shutil.copy(source, dest)
 
 
 libpmalloc = Extension(

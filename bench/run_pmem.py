@@ -20,10 +20,11 @@ import os
 import sys
 from dataclasses import dataclass
 
-from benchlib import build, report, runner, stats
-from benchlib.build import Contender
-from benchlib.report import fmt, fmt_size
-from benchlib.stats import Target
+from benchlib import BENCH, options, results
+from pmalloc.bench import report, runner, stats
+from pmalloc.bench.build import Contender
+from pmalloc.bench.report import fmt, fmt_size
+from pmalloc.bench.stats import Target
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,9 @@ def speedup(t: Target, med: stats.Medians) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=0.3, help="time per row")
-    runner.common_options(ap, [], 600.0, "5")
-    args = runner.parse(ap, argv, [])
-    setup = runner.contenders(CONTENDERS, args)
+    options.common_options(ap, [], 600.0, "5")
+    args = options.parse(ap, argv, [])
+    setup = options.contenders(CONTENDERS, args)
     reps = args.reps or 5
     started = report.now()
     env = {**runner.base_env(), "PMEM_IS_PMEM_FORCE": "1"}
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 Command (from the repository root, pmalloc built in .venv):
 
 ```
-{report.command("run_pmem.py", args.argv)}
+{results.command("run_pmem.py", args.argv)}
 ```
 
 Run {started:%Y-%m-%d %H:%M %Z}, {reps} reps alternating pmalloc / PMDK / memcpy,
@@ -129,7 +130,7 @@ line, `pmem_persist` that line. Medians; ratios > 1 mean pmalloc is faster (for
 Build commands:
 
 """ + "\n".join(f"- {c.name}: `{setup.builds[c.driver]}`" for c in setup.live)
-    report.write_section(build.BENCH / "RESULTS.md", "run_pmem.py", section)
+    results.write_section(BENCH / "RESULTS.md", "run_pmem.py", section)
     return 0
 
 

@@ -32,10 +32,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib import build, report, runner, stats
-from benchlib.build import REPO, SHIM, Contender
-from benchlib.report import fmt, table
-from benchlib.stats import Target
+from benchlib import BENCH, REPO, options, results
+from pmalloc.bench import build, report, runner, stats
+from pmalloc.bench.build import SHIM, Contender
+from pmalloc.bench.report import fmt, table
+from pmalloc.bench.stats import Target
 
 PY_WORKLOAD = """\
 import sys
@@ -134,10 +135,10 @@ def tables(workloads: list[str], names: list[str], med: stats.Medians) -> tuple[
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    runner.common_options(ap, list(PROGRAMS), 300.0, "5, --quick 1",
+    options.common_options(ap, list(PROGRAMS), 300.0, "5, --quick 1",
                           "smaller workloads, 1 rep, no write")
-    args = runner.parse(ap, argv, list(PROGRAMS))
-    setup = runner.contenders(CONTENDERS, args)
+    args = options.parse(ap, argv, list(PROGRAMS))
+    setup = options.contenders(CONTENDERS, args)
     reps = args.reps or (1 if args.quick else 5)
     started = report.now()
     base = runner.base_env(DROP_ENV)
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         def measure(c: Contender, w: str, rep: int) -> runner.Sample:
             p = PROGRAMS[w]
             cmd = [a.format(**values) for a in p.argv] + list(p.quick if args.quick else p.full)
-            env = base | p.env | build.preload_env(c, setup.pmalloc, args.pool_dir)
+            env = base | p.env | build.preload_env(c, args.pool_dir)
             stdin = (Path(tmp) / p.stdin).read_bytes() if p.stdin else None
             r = runner.run_process(cmd, env, args.timeout, stdin)
             if p.same_output and first.setdefault(w, r.stdout) != r.stdout:
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     section = "\n".join([
         "## Real programs under each allocator (bench/run_programs.py, issue 3)", "",
-        "Run from the repository root:", "", "```", report.command("run_programs.py", args.argv),
+        "Run from the repository root:", "", "```", results.command("run_programs.py", args.argv),
         "```", "",
         f"Started {started:%Y-%m-%d %H:%M:%S %Z}, took {took:.0f} s; {reps} repetitions, "
         f"contenders alternating (order reversed every other repetition); {os.cpu_count()} "
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         text, "",
         *report.problems("Problems in this run:", problems),
         "Misses: " + ("; ".join(misses) if misses else "none") + "."])
-    report.write_section(build.BENCH / "RESULTS.md", "run_programs.py", section)
+    results.write_section(BENCH / "RESULTS.md", "run_programs.py", section)
     runner.say("run_programs: wrote the section to bench/RESULTS.md")
     return 0
 

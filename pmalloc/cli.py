@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from . import __version__, _args, get_include, get_library, preload_path, settings
+from .bench import command as bench
 from .errors import PmallocError
 from .vmem import MIN_POOL_SIZE
 
@@ -283,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "the CPU's flush and copy paths, DAX mounts")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
+    bench_parser = sub.add_parser("bench", help="benchmark pmalloc against the allocators "
+                                  "installed here", description=bench.DESCRIPTION)
+    bench.add_arguments(bench_parser, PoolDir)
+    bench_parser.set_defaults(func=bench.run)
     return parser
 
 

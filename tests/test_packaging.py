@@ -130,6 +130,7 @@ def test_sdist_has_what_a_build_needs(installed: Installed) -> None:
     needed = {"LICENSE", "README.md", "pyproject.toml", "setup.py", "MANIFEST.in",
               "pmalloc/_build.py", "pmalloc/py.typed"}
     needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "native").rglob("*") if p.is_file()}
+    needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "bench" / "src").glob("*.[ch]")}
     missing = sorted(needed - names)
     assert not missing, f"expected the sdist to carry {missing}; it has {sorted(names)}"
     for kind in (".map", ".cdef", ".h", ".c"):
@@ -167,3 +168,17 @@ def test_installed_carries_the_license(installed: Installed) -> None:
                      "print(any(str(f).endswith('LICENSE') for f in d.files))"],
                     timeout=60, env=env, cwd=str(work)).expect_success()
     assert r.stdout.split() == ["BSD-3-Clause", "True"], r.describe()
+
+
+def test_installed_runs_pmalloc_bench(installed: Installed) -> None:
+    """The drivers' sources ship in the package and build where it is installed, outside it."""
+    python, env, work = installed.python, installed.env, installed.work
+    r = run_command([python, "-I", "-m", "pmalloc", "bench", "--quick", "--workloads", "small",
+                     "--contenders", "glibc,pmalloc", "--json"], timeout=300, env=env,
+                    cwd=str(work)).expect_success()
+    figures = json.loads(r.stdout)
+    assert figures["medians"]["small"]["pmalloc"]["rate"] > 0, r.describe()
+    prefix = str(Path(python).parent.parent)
+    build = figures["builds"]["driver-vmem"]
+    assert f"{prefix}/" in build and "/pmalloc/bench/src/driver.c" in build, build
+    assert f"-o {prefix}" not in build, f"expected the driver built outside the venv: {build}"

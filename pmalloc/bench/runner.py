@@ -1,7 +1,6 @@
-"""Running: one process, the contenders alternating, the options every suite has."""
+"""Running: one process, the contenders alternating, progress on stderr."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -10,10 +9,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable
 
-from .build import Contender, Setup, build_all, default_python
+from .build import BenchError, Contender, Places, Pmalloc, Setup, build_all
 
 Sample = dict[str, Any]  # the figures of one run, by name
 Key = tuple[str, str]    # (contender, workload)
@@ -120,7 +118,7 @@ def alternate(cons: list[Contender], reps: dict[str, int],
         for w, n in reps.items():
             for c in order:
                 if rep < n and (c.name, w) not in runs.failed:
-                    tag = f"[{w} {rep + 1}/{n}] {c.name:9s}"
+                    tag = f"[{w} {rep + 1}/{n}] {c.name:12s}"
                     record(runs, (c.name, w), tag, lambda: measure(c, w, rep), show, retries)
     return runs
 
@@ -144,59 +142,29 @@ def record(runs: Runs, key: Key, tag: str, run: Callable[[], Sample],
         return
 
 
-def common_options(ap: argparse.ArgumentParser, workloads: list[str], timeout: float,
-                   reps: str, quick: str = "") -> None:
-    """The options of every suite; --quick where the suite has a `quick` mode to describe."""
-    if quick:
-        ap.add_argument("--quick", action="store_true", help=quick)
-    ap.add_argument("--reps", type=int, default=None, help=f"repetitions (default: {reps})")
-    if workloads:
-        ap.add_argument("--only", default=",".join(workloads),
-                        help="comma-separated workloads (default: %(default)s)")
-    for name, default, text in (
-            ("--contenders", "", "comma-separated contenders (default: all)"),
-            ("--pool-dir", "/dev/shm", "directory of the pool files (default: %(default)s)"),
-            ("--python", None, "interpreter that imports pmalloc (default: .venv/bin/python "
-                               "if present, else this one)")):
-        ap.add_argument(name, default=default, help=text)
-    ap.add_argument("--timeout", type=float, default=timeout,
-                    help="seconds before one run is abandoned (default: %(default)s)")
-    ap.add_argument("--retries", type=int, default=2,
-                    help="reruns of a run killed by a signal; each crash is reported "
-                         "(default: %(default)s)")
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
-
-
-def parse(ap: argparse.ArgumentParser, argv: list[str] | None,
-          workloads: list[str]) -> argparse.Namespace:
-    """Parse, check --only into args.workloads, fill in the defaults that need a look."""
-    args = ap.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    args.workloads = [w.strip() for w in getattr(args, "only", "").split(",") if w.strip()]
-    bad = [w for w in args.workloads if w not in workloads]
-    if bad:
-        ap.error(f"unknown workload(s) {', '.join(bad)}; choose from {', '.join(workloads)}")
-    args.python = args.python or default_python()
-    args.quick = getattr(args, "quick", False)
-    if not os.path.isdir(args.pool_dir) or not os.access(args.pool_dir, os.W_OK):
-        say(f"note: pool dir {args.pool_dir} is not a writable directory; "
-            f"using {tempfile.gettempdir()}")
-        args.pool_dir = tempfile.gettempdir()
-    return args
-
-
-def contenders(cons: list[Contender], args: argparse.Namespace) -> Setup:
-    """Those of --contenders, with their drivers built; exits when none can run."""
-    want = [n.strip() for n in args.contenders.split(",") if n.strip()]
-    unknown = [n for n in want if n not in {c.name for c in cons}]
-    if unknown:
-        sys.exit(f"bench: unknown contender(s) {', '.join(unknown)}; "
-                 f"choose from {', '.join(c.name for c in cons)}")
+def choose(cons: list[Contender], names: str, find: Callable[[], Pmalloc | str],
+           places: Places) -> Setup:
+    """The contenders of the comma-separated `names` (all when empty), their drivers built;
+    those that cannot run are said and kept, marked skipped. BenchError when none can run
+    or a name is unknown."""
+    try:
+        want = pick(names, [c.name for c in cons], "contender")
+    except ValueError as e:
+        raise BenchError(str(e)) from None
     chosen = [replace(c) for c in cons if not want or c.name in want]  # copies: skip is set
-    setup = build_all(chosen, args.python)
+    setup = build_all(chosen, find, places)
     for c in chosen:
         if c.skip:
             say(f"skip {c.name}: {c.skip}")
     if not setup.live:
-        sys.exit("bench: no contender can run")
+        raise BenchError("no contender can run")
     return setup
+
+
+def pick(text: str, known: list[str], what: str) -> list[str]:
+    """The names of a comma-separated list; ValueError naming those not in `known`."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"unknown {what}(s) {', '.join(bad)}; choose from {', '.join(known)}")
+    return names

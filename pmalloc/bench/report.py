@@ -1,20 +1,15 @@
-"""Markdown: tables, number formats, the machine, and the sections of bench/RESULTS.md.
-
-RESULTS.md is written by several suites: each owns one marked section of it.
-"""
+"""Markdown tables, number formats, the failures of a run, the machine it ran on."""
 from __future__ import annotations
 
 import datetime as dt
 import os
 import platform
-import shlex
 import subprocess
 from pathlib import Path
 
-from .build import REPO, Pmalloc
+from .build import Pmalloc
 from .runner import Runs
 
-TITLE = "# pmalloc benchmark results\n"
 GiB = 1 << 30
 MiB = 1 << 20
 
@@ -51,11 +46,6 @@ def now() -> dt.datetime:
     return dt.datetime.now().astimezone()
 
 
-def command(script: str, argv: list[str]) -> str:
-    """How to repeat this run from the repository root."""
-    return shlex.join(["python3", f"bench/{script}", *argv])
-
-
 def failures(runs: Runs) -> list[str]:
     """A line for each pair given up on, and for each pair that crashed and was rerun."""
     return ([f"{n} / {w}: gave up: `{e}`" for (n, w), e in runs.failed.items()]
@@ -67,21 +57,6 @@ def failures(runs: Runs) -> list[str]:
 def problems(title: str, lines: list[str]) -> list[str]:
     """A titled list, ending in an empty line; nothing when there is nothing to say."""
     return [title, *(f"- {ln}" for ln in lines), ""] if lines else []
-
-
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace the section `name` of the Markdown file at `path` (append it if new)."""
-    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
-    section = f"{begin}\n{body.strip()}\n{end}\n"
-    text = path.read_text() if path.exists() else TITLE
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        tail = rest.split(end, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def sh(cmd: list[str]) -> str:
@@ -103,16 +78,18 @@ def first_value(path: str, prefix: str, sep: str) -> str:
     return "?"
 
 
-def machine(pm: Pmalloc | None, anchors: list[str]) -> list[tuple[str, str]]:
-    """What the figures were measured on: hardware, software, the packages of `anchors`."""
+def machine(pm: Pmalloc | None, anchors: list[str],
+            repo: Path | None = None) -> list[tuple[str, str]]:
+    """What the figures were measured on: hardware, software, the packages of `anchors`,
+    and pmalloc (its commit when it is built from the git checkout `repo`)."""
     mem = first_value("/proc/meminfo", "MemTotal", ":")
     if mem != "?":
         mem = f"{int(mem.split()[0]) * 1024 / GiB:.1f} GiB"
     pkgs = sh(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *anchors])
-    rev = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    if not rev or "fatal" in rev or "ambiguous" in rev:
+    rev = sh(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"]) if repo else ""
+    if repo and (not rev or "fatal" in rev or "ambiguous" in rev):
         rev = "(no commit)"
-    dirty = sh(["git", "-C", str(REPO), "status", "--porcelain", "--", "native"])
+    dirty = sh(["git", "-C", str(repo), "status", "--porcelain", "--", "native"]) if repo else ""
     cc = sh([os.environ.get("CC", "gcc"), "--version"])
     info = [
         ("date", now().strftime("%Y-%m-%d %H:%M %Z")),
@@ -124,7 +101,7 @@ def machine(pm: Pmalloc | None, anchors: list[str]) -> list[tuple[str, str]]:
         ("compiler", cc.splitlines()[0] if cc else "?"),
         ("glibc", " ".join(platform.libc_ver())),
         ("anchors", "; ".join(pkgs.splitlines()) or "?"),
-        ("pmalloc", (f"{pm.version} at {rev}"
+        ("pmalloc", (f"{pm.version}" + (f" at {rev}" if rev else "")
                      + (", native/ has uncommitted changes" if dirty else "")
                      + f", {pm.library} ({pm.snapshot})") if pm else "not used (see Contenders)"),
         ("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
