@@ -129,7 +129,11 @@ pm_backed_run(const struct extents *x, size_t p, size_t hi, bool set)
 }
 
 /* reserve_pm -- storage for the page-map entries [first, first + n) (clamped to
- * the map); false + message. Each page of the map is reserved once. */
+ * the map); false + message. Each page of the map is reserved once, and the
+ * next few with it (best effort: one call per PM_AHEAD pages of map, 32 MiB of
+ * data, as a heap grows). */
+#define PM_AHEAD 16
+
 static bool
 reserve_pm(struct extents *x, size_t first, size_t n)
 {
@@ -143,8 +147,17 @@ reserve_pm(struct extents *x, size_t first, size_t n)
 		if ((x->pm_backed[p / 64] >> (p % 64)) & 1)
 			continue;
 		size_t q = pm_backed_run(x, p, hi, false);
-		if (region_reserve(x->region, (char *)x->pm.map + p * PAGE, (q - p + 1) * PAGE))
-			return false;
+		size_t last = ((limit * sizeof(uint64_t)) - 1) >> LG_PAGE;
+		size_t more = q == hi ? pm_backed_run(x, q, MIN(q + PM_AHEAD - 1, last), false) : q;
+		int err = errno;
+		char *at = (char *)x->pm.map + p * PAGE;
+		if (more > q && region_reserve(x->region, at, (more - p + 1) * PAGE) == 0) {
+			q = more;
+		} else {
+			errno = err;
+			if (region_reserve(x->region, at, (q - p + 1) * PAGE) != 0)
+				return false;
+		}
 		for (size_t b = p; b <= q; b++)
 			x->pm_backed[b / 64] |= UINT64_C(1) << (b % 64);
 		p = q;
@@ -551,6 +564,43 @@ fit_locked(struct extents *x, size_t npages)
 	return e;
 }
 
+/*
+ * reserve_ahead -- e is being cut from the head of a run that has no storage yet
+ * (tail is the rest): reserve e and the next stretch of tail in one call, so a
+ * heap that grows makes a system call per stretch (a sixteenth of its active
+ * pages, 256 KiB to 4 MiB), not one per slab. Best effort: on failure e is
+ * reserved alone, as before.
+ */
+#define RESERVE_AHEAD_MIN 64
+#define RESERVE_AHEAD_MAX 1024
+
+static void
+reserve_ahead(struct extents *x, struct extent *e, struct extent *tail)
+{
+	size_t want = MIN(MAX(x->active_pages / 16, (size_t)RESERVE_AHEAD_MIN),
+			(size_t)RESERVE_AHEAD_MAX);
+	if (!x->reserve || e->backed || tail->backed || want <= e->npages)
+		return;
+	size_t ahead = MIN(want - e->npages, tail->npages);
+	int err = errno;
+	if (region_reserve(x->region, (void *)e->addr, (e->npages + ahead) * PAGE) != 0) {
+		errno = err;
+		return;
+	}
+	e->backed = 1;
+	if (ahead < tail->npages) {
+		/* the rest keeps no storage: a run of its own (a descriptor, and the
+		 * page-map entries of the new bounds) */
+		if (desc_count(x, 1) < 1 || !reserve_pm(x, page_of(x, tail->addr) + ahead - 1, 2)) {
+			errno = err;
+			return;
+		}
+		bin_insert(x, split_tail(x, tail, ahead));
+		pm_bound(x, tail, SZIND_NONE);
+	}
+	tail->backed = 1;
+}
+
 static void
 account(struct extents *x, enum extent_state state, long npages)
 {
@@ -594,6 +644,7 @@ extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state s
 	}
 	if (e->npages > npages) {
 		struct extent *tail = split_tail(x, e, npages);
+		reserve_ahead(x, e, tail);
 		bin_insert(x, tail);
 	}
 	e->state = (uint8_t)state;
