@@ -564,43 +564,6 @@ fit_locked(struct extents *x, size_t npages)
 	return e;
 }
 
-/*
- * reserve_ahead -- e is being cut from the head of a run that has no storage yet
- * (tail is the rest): reserve e and the next stretch of tail in one call, so a
- * heap that grows makes a system call per stretch (a sixteenth of its active
- * pages, 256 KiB to 4 MiB), not one per slab. Best effort: on failure e is
- * reserved alone, as before.
- */
-#define RESERVE_AHEAD_MIN 64
-#define RESERVE_AHEAD_MAX 1024
-
-static void
-reserve_ahead(struct extents *x, struct extent *e, struct extent *tail)
-{
-	size_t want = MIN(MAX(x->active_pages / 16, (size_t)RESERVE_AHEAD_MIN),
-			(size_t)RESERVE_AHEAD_MAX);
-	if (!x->reserve || e->backed || tail->backed || want <= e->npages)
-		return;
-	size_t ahead = MIN(want - e->npages, tail->npages);
-	int err = errno;
-	if (region_reserve(x->region, (void *)e->addr, (e->npages + ahead) * PAGE) != 0) {
-		errno = err;
-		return;
-	}
-	e->backed = 1;
-	if (ahead < tail->npages) {
-		/* the rest keeps no storage: a run of its own (a descriptor, and the
-		 * page-map entries of the new bounds) */
-		if (desc_count(x, 1) < 1 || !reserve_pm(x, page_of(x, tail->addr) + ahead - 1, 2)) {
-			errno = err;
-			return;
-		}
-		bin_insert(x, split_tail(x, tail, ahead));
-		pm_bound(x, tail, SZIND_NONE);
-	}
-	tail->backed = 1;
-}
-
 static void
 account(struct extents *x, enum extent_state state, long npages)
 {
@@ -644,7 +607,6 @@ extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state s
 	}
 	if (e->npages > npages) {
 		struct extent *tail = split_tail(x, e, npages);
-		reserve_ahead(x, e, tail);
 		bin_insert(x, tail);
 	}
 	e->state = (uint8_t)state;
