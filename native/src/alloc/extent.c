@@ -64,6 +64,7 @@ lru_append(struct extents *x, struct extent *e)
 	else
 		x->lru_head = e;
 	x->lru_tail = e;
+	atomic_store_explicit(&x->has_dirty, true, memory_order_relaxed);
 }
 
 static void
@@ -78,6 +79,8 @@ lru_remove(struct extents *x, struct extent *e)
 	else
 		x->lru_tail = e->lru_prev;
 	e->lru_prev = e->lru_next = NULL;
+	if (!x->lru_head)
+		atomic_store_explicit(&x->has_dirty, false, memory_order_relaxed);
 }
 
 /* ---- page map ----------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #define PMALLOC_EXTENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,8 @@ struct extents {
 	size_t purging_pages;                  /* pages off the lists while punched */
 	uint64_t purged_bytes;                 /* punched out since creation */
 	uint64_t purge_calls;                  /* system calls that punched them */
+	_Atomic bool has_dirty;                /* the LRU is not empty (read without the lock) */
+	_Atomic bool background;               /* the purger thread looks after it */
 	bool can_purge;                        /* the region gives pages back */
 	bool reserve;                          /* pages must be reserved before use */
 	uint64_t *pm_backed;                   /* a bit per page-map page: reserved */

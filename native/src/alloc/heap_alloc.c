@@ -96,12 +96,12 @@ heap_free_slow(struct heap *h, void *p)
 			arena_flush(h->arenas, &h->ext, ind, &p, 1);
 		else
 			large_free(&h->ext, &h->large, e);
-		purger_poke();
+		purger_poke(&h->ext);
 		return;
 	}
 	if (!tcache_push(tc, ind, p))
 		tcache_free_slow(&h->tcs, tc, ind, p);
-	purger_poke();      /* the flush or free above may have left pages dirty */
+	purger_poke(&h->ext);      /* the flush or free above may have left pages dirty */
 }
 
 void *

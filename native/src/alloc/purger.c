@@ -18,7 +18,6 @@ static pthread_mutex_t purger_lock = PTHREAD_MUTEX_INITIALIZER;  /* before any e
 static pthread_cond_t purger_wake;
 static struct extents *purger_set[PURGER_MAX];
 static unsigned purger_n;
-static _Atomic unsigned purger_count;      /* purger_n, read without the lock */
 static _Atomic bool purger_running;
 static pthread_once_t purger_once = PTHREAD_ONCE_INIT;
 
@@ -113,8 +112,8 @@ purger_add(struct extents *x)
 		rc = -1;
 	} else {
 		purger_set[purger_n++] = x;
+		atomic_store_explicit(&x->background, true, memory_order_relaxed);
 	}
-	atomic_store(&purger_count, purger_n);
 	pthread_mutex_unlock(&purger_lock);
 	return rc;
 }
@@ -125,18 +124,17 @@ purger_remove(struct extents *x)
 	pthread_mutex_lock(&purger_lock);
 	for (unsigned i = 0; i < purger_n; i++)
 		if (purger_set[i] == x) {
+			atomic_store_explicit(&x->background, false, memory_order_relaxed);
 			purger_set[i] = purger_set[--purger_n];
 			break;
 		}
-	atomic_store(&purger_count, purger_n);
 	pthread_mutex_unlock(&purger_lock);
 }
 
 void
-purger_poke(void)
+purger_start(void)
 {
-	if (atomic_load_explicit(&purger_running, memory_order_relaxed)
-			|| !atomic_load_explicit(&purger_count, memory_order_relaxed))
+	if (atomic_load_explicit(&purger_running, memory_order_relaxed))
 		return;
 	bool expected = false;
 	if (!atomic_compare_exchange_strong(&purger_running, &expected, true))

@@ -12,6 +12,8 @@
 #ifndef PMALLOC_PURGER_H
 #define PMALLOC_PURGER_H
 
+#include <stdatomic.h>
+
 #include "alloc/extent.h"
 
 /* Purge x on time from now on; 0, or -1 + ENOMEM when the table is full. */
@@ -20,8 +22,17 @@ int purger_add(struct extents *x);
 /* Stop purging x (before its memory goes away); waits out a pass over it. */
 void purger_remove(struct extents *x);
 
-/* After frees: start the thread if some registered extents may be dirty and it
- * is not running. Cheap: one relaxed load when it runs or nothing registered. */
-void purger_poke(void);
+/* Start the thread unless it runs (purger_poke's slow part). */
+void purger_start(void);
+
+/* After frees into x: start the thread if x is registered, has dirty runs and
+ * the thread is not running. Cheap: a relaxed load or two. */
+static inline void
+purger_poke(struct extents *x)
+{
+	if (atomic_load_explicit(&x->background, memory_order_relaxed)
+			&& atomic_load_explicit(&x->has_dirty, memory_order_relaxed))
+		purger_start();
+}
 
 #endif
