@@ -39,24 +39,23 @@ arena_flush(struct arena *arenas, struct extents *x, unsigned szind, void *const
 			ext[m] = e;
 			reg[m++] = r;
 		}
-		/* one bin at a time: the objects of the first one's arena, then the rest */
+		/* one bin at a time: the first object's arena's, moved to the front */
 		while (m) {
-			unsigned arena = ext[0]->arena, keep = 0, mine = 0;
-			struct extent *oth_e[BIN_FLUSH_MAX];
-			long oth_r[BIN_FLUSH_MAX];
+			unsigned arena = ext[0]->arena, mine = 0;
 			for (unsigned i = 0; i < m; i++) {
-				if (ext[i]->arena == arena) {
-					ext[mine] = ext[i];
-					reg[mine++] = reg[i];
-				} else {
-					oth_e[keep] = ext[i];
-					oth_r[keep++] = reg[i];
-				}
+				if (ext[i]->arena != arena)
+					continue;
+				struct extent *te = ext[mine];
+				long tr = reg[mine];
+				ext[mine] = ext[i];
+				reg[mine++] = reg[i];
+				ext[i] = te;
+				reg[i] = tr;
 			}
 			bin_flush(&arenas[arena].bins[szind], x, szind, ext, reg, mine);
-			memcpy(ext, oth_e, keep * sizeof(*ext));
-			memcpy(reg, oth_r, keep * sizeof(*reg));
-			m = keep;
+			memmove(ext, ext + mine, (m - mine) * sizeof(*ext));
+			memmove(reg, reg + mine, (m - mine) * sizeof(*reg));
+			m -= mine;
 		}
 	}
 }

@@ -488,18 +488,11 @@ maybe_purge(struct extents *x)
 		purge_locked(x, false, now);
 }
 
-void
+uint64_t
 extent_purge(struct extents *x, bool all)
 {
 	pthread_mutex_lock(&x->lock);
 	purge_locked(x, all, util_now_ms());
-	pthread_mutex_unlock(&x->lock);
-}
-
-uint64_t
-extent_purge_due(struct extents *x)
-{
-	pthread_mutex_lock(&x->lock);
 	uint64_t due = due_locked(x);
 	pthread_mutex_unlock(&x->lock);
 	return due;

@@ -79,11 +79,9 @@ bool extent_grow(struct extents *x, struct extent *e, size_t npages, unsigned sz
 /* Shrink a large extent in place to npages, freeing its tail. */
 bool extent_shrink(struct extents *x, struct extent *e, size_t npages, unsigned szind);
 
-/* Purge dirty pages: all of them, or those dirty for the decay time. */
-void extent_purge(struct extents *x, bool all);
-
-/* When the oldest dirty run of x is due (ms, util_now_ms's clock); UINT64_MAX if none. */
-uint64_t extent_purge_due(struct extents *x);
+/* Purge dirty pages: all of them, or those dirty for the decay time. Returns when
+ * the oldest dirty run left is due (ms, util_now_ms's clock), UINT64_MAX if none. */
+uint64_t extent_purge(struct extents *x, bool all);
 
 /* Milliseconds a dirty page may wait before decay purges it. */
 long extent_decay_ms(void);

@@ -60,10 +60,8 @@ purger_pass(void)
 {
 	uint64_t next = UINT64_MAX;
 	for (unsigned i = 0; i < purger_n; i++) {
-		struct extents *x = purger_set[i];
-		extent_purge(x, false);
-		uint64_t due = extent_purge_due(x);
-		next = due < next ? due : next;
+		uint64_t due = extent_purge(purger_set[i], false);
+		next = MIN(due, next);
 	}
 	return next;
 }

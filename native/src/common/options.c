@@ -236,10 +236,8 @@ load_one(enum option_id id)
 			st->bad = false;    /* an empty lenient number is just unset */
 	}
 	if (id == OPT_POOL_DIR) {
-		if (s && !st->bad)
-			strcpy(pool_dir, s);
-		else if (s)
-			snprintf(pool_dir, sizeof(pool_dir), "%s", s);  /* creation says why */
+		if (s)      /* even a bad one: creating a pool there says why */
+			snprintf(pool_dir, sizeof(pool_dir), "%s", s);
 		else
 			default_dir();
 	}

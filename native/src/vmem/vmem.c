@@ -272,7 +272,7 @@ pmalloc_vmem_purge(VMEM *vmp)
 	if (!h)
 		return -1;
 	heap_reclaim(h);
-	extent_purge(&h->ext, true);
+	(void)extent_purge(&h->ext, true);
 	return 0;
 }
 
