@@ -66,6 +66,7 @@ struct pmalloc_stats {
 	uint32_t narenas;       /* arenas in the pool */
 	uint32_t nclasses;      /* size classes (slab and cached large) */
 	uint64_t purge_calls;   /* system calls that punched pages out since creation */
+	uint64_t reserve_calls; /* system calls that reserved file pages since creation */
 };
 
 /* Figures for one size class. */

@@ -121,6 +121,14 @@ pm_clear_interior(struct extents *x, struct extent *e)
 
 /* ---- reservation (region.h) ---------------------------------------------- */
 
+/* reserve -- region_reserve, counted (called with or without the lock) */
+static int
+reserve(struct extents *x, void *addr, size_t len)
+{
+	atomic_fetch_add_explicit(&x->reserve_calls, 1, memory_order_relaxed);
+	return region_reserve(x->region, addr, len);
+}
+
 /* pm_backed_run -- the last page-map page q in [p, hi] such that p..q all have
  * the reserved bit `set` (p itself has it) */
 static size_t
@@ -154,11 +162,11 @@ reserve_pm(struct extents *x, size_t first, size_t n)
 		size_t more = q == hi ? pm_backed_run(x, q, MIN(q + PM_AHEAD - 1, last), false) : q;
 		int err = errno;
 		char *at = (char *)x->pm.map + p * PAGE;
-		if (more > q && region_reserve(x->region, at, (more - p + 1) * PAGE) == 0) {
+		if (more > q && reserve(x, at, (more - p + 1) * PAGE) == 0) {
 			q = more;
 		} else {
 			errno = err;
-			if (region_reserve(x->region, at, (q - p + 1) * PAGE) != 0)
+			if (reserve(x, at, (q - p + 1) * PAGE) != 0)
 				return false;
 		}
 		for (size_t b = p; b <= q; b++)
@@ -177,7 +185,7 @@ reserve_range(struct extents *x, uintptr_t addr, size_t npages, bool backed)
 		return true;
 	if (!reserve_pm(x, page_of(x, addr), npages + 1))
 		return false;
-	return backed || region_reserve(x->region, (void *)addr, npages * PAGE) == 0;
+	return backed || reserve(x, (void *)addr, npages * PAGE) == 0;
 }
 
 /* ---- free bins ---------------------------------------------------------- */
@@ -428,6 +436,31 @@ coalesce_insert(struct extents *x, struct extent *e)
 
 /* ---- purging ------------------------------------------------------------ */
 
+/* punch_locked -- punch out a batch of PURGING extents (linked by next), the
+ * lock dropped around the system calls, and file them as clean runs */
+static void
+punch_locked(struct extents *x, struct extent *batch)
+{
+	if (!batch)
+		return;
+	pthread_mutex_unlock(&x->lock);
+	unsigned calls = 0;
+	struct extent *e;
+	for (e = batch; e; e = e->next, calls++)
+		e->zeroed = region_purge(x->region, (void *)e->addr, e->npages * PAGE);
+	pthread_mutex_lock(&x->lock);
+	x->purge_calls += calls;
+	while ((e = batch) != NULL) {
+		batch = e->next;
+		x->purged_bytes += e->npages * PAGE;
+		x->purging_pages -= e->npages;
+		e->state = EXTENT_CLEAN;
+		e->backed = !x->reserve || !e->zeroed;    /* a hole now, unless not punched */
+		coalesce_insert(x, e);
+	}
+	pthread_cond_broadcast(&x->purged);
+}
+
 /*
  * purge_locked -- punch out dirty extents: every one (all), else those that have
  * stayed dirty for the decay time (oldest first: the LRU's order). No cap on the
@@ -453,23 +486,7 @@ purge_locked(struct extents *x, bool all, uint64_t now)
 		batch = e;
 		x->purging_pages += e->npages;
 	}
-	if (!batch)
-		return;
-	pthread_mutex_unlock(&x->lock);
-	unsigned calls = 0;
-	for (e = batch; e; e = e->next, calls++)
-		e->zeroed = region_purge(x->region, (void *)e->addr, e->npages * PAGE);
-	pthread_mutex_lock(&x->lock);
-	x->purge_calls += calls;
-	while ((e = batch) != NULL) {
-		batch = e->next;
-		x->purged_bytes += e->npages * PAGE;
-		x->purging_pages -= e->npages;
-		e->state = EXTENT_CLEAN;
-		e->backed = !x->reserve || !e->zeroed;    /* a hole now, unless not punched */
-		coalesce_insert(x, e);
-	}
-	pthread_cond_broadcast(&x->purged);
+	punch_locked(x, batch);
 }
 
 /* due_locked -- when the oldest dirty run is due, UINT64_MAX if none */
@@ -569,6 +586,33 @@ account(struct extents *x, enum extent_state state, long npages)
 		x->active_pages += (size_t)npages;
 }
 
+/*
+ * ahead_pages -- how many clean pages past a request on a file to reserve with
+ * it: a sixteenth of the active pages, 256 KiB to 4 MiB, so that a growing heap
+ * makes a system call per stretch, not one per slab. The stretch is filed as a
+ * dirty run (backed, zeroed): reused first, and punched by decay if not.
+ */
+static size_t
+ahead_pages(const struct extents *x)
+{
+	return MIN(MAX(x->active_pages / 16, (size_t)64), (size_t)1024);
+}
+
+/* settle_ahead -- the stretch reserved with an extent (PURGING meanwhile) goes
+ * back to the free runs: dirty and backed if the reservation took, else clean */
+static void
+settle_ahead(struct extents *x, struct extent *a, bool reserved)
+{
+	pthread_mutex_lock(&x->lock);
+	x->purging_pages -= a->npages;
+	a->state = reserved ? EXTENT_DIRTY : EXTENT_CLEAN;
+	a->backed = reserved;
+	a->tstamp = util_now_ms();
+	coalesce_insert(x, a);
+	pthread_cond_broadcast(&x->purged);
+	pthread_mutex_unlock(&x->lock);
+}
+
 struct extent *
 extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state state,
 		unsigned szind)
@@ -590,7 +634,13 @@ extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state s
 		errmsg_set(ENOMEM, "pool exhausted: no run of %zu free pages", need);
 		return NULL;
 	}
-	if (!reserve_pm(x, page_of(x, e->addr), lead + npages + 1)) {
+	size_t spare = e->npages - lead - npages, ahead = 0;
+	if (x->reserve && !e->backed) {
+		ahead = MIN(spare, ahead_pages(x));
+		if (ahead && desc_count(x, 3) < (unsigned)(lead != 0) + 1 + (spare > ahead))
+			ahead = 0;
+	}
+	if (!reserve_pm(x, page_of(x, e->addr), lead + npages + ahead + 1)) {
 		pthread_mutex_unlock(&x->lock);
 		return NULL;
 	}
@@ -601,9 +651,13 @@ extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state s
 		bin_insert(x, e);
 		e = rest;
 	}
-	if (e->npages > npages) {
-		struct extent *tail = split_tail(x, e, npages);
-		bin_insert(x, tail);
+	if (spare > ahead)
+		bin_insert(x, split_tail(x, e, npages + ahead));
+	struct extent *stretch = NULL;
+	if (ahead) {
+		stretch = split_tail(x, e, npages);
+		stretch->state = EXTENT_PURGING;
+		x->purging_pages += ahead;
 	}
 	e->state = (uint8_t)state;
 	e->szind = (uint8_t)szind;
@@ -616,9 +670,17 @@ extent_alloc(struct extents *x, size_t npages, size_t align, enum extent_state s
 	bool backed = e->backed;
 	e->backed = 1;
 	pthread_mutex_unlock(&x->lock);
-	/* the extent is ours (out of the bins, in its state): its pages are
-	 * reserved without the lock, and it goes back should that fail */
-	if (!backed && region_reserve(x->region, (void *)e->addr, npages * PAGE) != 0) {
+	/* the extent (and the stretch) are ours, out of the bins: their pages are
+	 * reserved without the lock, and they go back should that fail */
+	if (backed)
+		return e;
+	int err = errno;
+	bool both = stretch && reserve(x, (void *)e->addr,
+			(npages + ahead) * PAGE) == 0;
+	if (stretch)
+		settle_ahead(x, stretch, both);
+	errno = err;
+	if (!both && reserve(x, (void *)e->addr, npages * PAGE) != 0) {
 		pthread_mutex_lock(&x->lock);
 		account(x, state, -(long)npages);
 		if (state == EXTENT_SLAB)
@@ -651,6 +713,24 @@ extent_free(struct extents *x, struct extent *e)
 	pthread_mutex_lock(&x->lock);
 	free_locked(x, e);
 	maybe_purge(x);
+	pthread_mutex_unlock(&x->lock);
+}
+
+void
+extent_discard(struct extents *x, struct extent *e)
+{
+	pthread_mutex_lock(&x->lock);
+	if (!x->can_purge) {
+		free_locked(x, e);
+	} else {
+		account(x, (enum extent_state)e->state, -(long)e->npages);
+		if (e->state == EXTENT_SLAB)
+			pm_clear_interior(x, e);
+		e->state = EXTENT_PURGING;
+		e->next = NULL;
+		x->purging_pages += e->npages;
+		punch_locked(x, e);
+	}
 	pthread_mutex_unlock(&x->lock);
 }
 

@@ -41,6 +41,7 @@ struct extents {
 	size_t purging_pages;                  /* pages off the lists while punched */
 	uint64_t purged_bytes;                 /* punched out since creation */
 	uint64_t purge_calls;                  /* system calls that punched them */
+	_Atomic uint64_t reserve_calls;        /* system calls that reserved pages */
 	_Atomic bool has_dirty;                /* the LRU is not empty (read without the lock) */
 	_Atomic bool background;               /* the purger thread looks after it */
 	bool can_purge;                        /* the region gives pages back */
@@ -72,6 +73,10 @@ struct extent *extent_alloc(struct extents *x, size_t npages, size_t align,
 
 /* Return an extent to the free pages (dirty), coalescing; may purge. */
 void extent_free(struct extents *x, struct extent *e);
+
+/* Return an extent to the free pages punched out at once (clean): for stale
+ * contents nobody will want soon, such as a block realloc moved. */
+void extent_discard(struct extents *x, struct extent *e);
 
 /* Grow a large extent in place to npages, taking free pages after it. */
 bool extent_grow(struct extents *x, struct extent *e, size_t npages, unsigned szind);

@@ -95,7 +95,7 @@ heap_free_slow(struct heap *h, void *p)
 		if (ind < NSMALL)
 			arena_flush(h->arenas, &h->ext, ind, &p, 1);
 		else
-			large_free(&h->ext, &h->large, e);
+			large_free(&h->ext, &h->large, e, false);
 		purger_poke(&h->ext);
 		return;
 	}
@@ -135,6 +135,14 @@ heap_usable_size(struct heap *h, const void *p)
 	return e->npages * PAGE;
 }
 
+/*
+ * A huge block that realloc moved is punched out at once, not left dirty for
+ * the decay time: a program growing a buffer by doubling (sqlite's sorter)
+ * would otherwise hold every smaller copy as well, about as much again, where
+ * glibc's mremap holds none. Smaller blocks stay dirty: they are reused soon.
+ */
+#define REALLOC_DISCARD_MIN (1u << 20)
+
 void *
 heap_realloc(struct heap *h, void *p, size_t size)
 {
@@ -162,7 +170,10 @@ heap_realloc(struct heap *h, void *p, size_t size)
 	if (!q)
 		return NULL;
 	memcpy(q, p, MIN(old, size));
-	heap_free(h, p);
+	if (old >= REALLOC_DISCARD_MIN)     /* huge: no tcache holds it */
+		large_free(&h->ext, &h->large, pm_extent(pm_lookup(&h->ext.pm, p)), true);
+	else
+		heap_free(h, p);
 	return q;
 }
 

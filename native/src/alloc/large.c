@@ -27,11 +27,14 @@ large_alloc(struct extents *x, struct large_stats *ls, size_t npages, size_t ali
 }
 
 void
-large_free(struct extents *x, struct large_stats *ls, struct extent *e)
+large_free(struct extents *x, struct large_stats *ls, struct extent *e, bool discard)
 {
 	atomic_fetch_add_explicit(&ls->nfree, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&ls->bytes, e->npages * PAGE, memory_order_relaxed);
-	extent_free(x, e);
+	if (discard)
+		extent_discard(x, e);
+	else
+		extent_free(x, e);
 }
 
 bool

@@ -29,8 +29,8 @@ unsigned large_szind(size_t usize);
 void *large_alloc(struct extents *x, struct large_stats *ls, size_t npages, size_t align,
 		bool zero, unsigned szind);
 
-/* Free the large extent e. */
-void large_free(struct extents *x, struct large_stats *ls, struct extent *e);
+/* Free the large extent e: dirty for reuse, or punched at once (discard). */
+void large_free(struct extents *x, struct large_stats *ls, struct extent *e, bool discard);
 
 /* Resize the large extent e in place to usize bytes; false if it cannot. */
 bool large_resize(struct extents *x, struct large_stats *ls, struct extent *e, size_t usize);

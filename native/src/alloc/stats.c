@@ -74,6 +74,7 @@ stats_get(struct heap *h, struct pmalloc_stats *st)
 		+ ALIGN_UP(used_pages * sizeof(uint64_t), PAGE);
 	st->purged = h->ext.purged_bytes;
 	st->purge_calls = h->ext.purge_calls;
+	st->reserve_calls = atomic_load(&h->ext.reserve_calls);
 	heap_unlock_all(h);
 	st->resident = st->active + st->dirty + st->metadata;
 	st->file_allocated = region_file_allocated(&h->region);

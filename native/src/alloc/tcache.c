@@ -74,7 +74,7 @@ flush_objects(struct tcache_set *s, unsigned ind, void **objs, unsigned n)
 		return;
 	}
 	for (unsigned i = 0; i < n; i++)
-		large_free(s->ext, s->large, pm_extent(pm_lookup(&s->ext->pm, objs[i])));
+		large_free(s->ext, s->large, pm_extent(pm_lookup(&s->ext->pm, objs[i])), false);
 }
 
 /* Every cached object of tc back to the arenas (the owner is not in its bins:
