@@ -82,3 +82,21 @@ def test_pmalloc_free_finds_the_pool(make_vmem):
     assert (rc, err) == (-1, errno.EINVAL), (
         f"pmalloc_free(a foreign pointer): expected -1 with EINVAL, saw {rc} with "
         f"{errno_text(err)}")
+
+
+def test_free_of_a_large_blocks_last_page_is_refused(make_vmem):
+    """The page map names a large block on its first and last page: a free of the last
+    page's address (not the block's start) must be refused, not cached as a block."""
+    vmp = make_vmem.create(64 * MiB)
+    for size in (20000, 40000, 65536):
+        p = lib.vmem_malloc(vmp, size)
+        u = lib.vmem_malloc_usable_size(vmp, p)
+        last = ffi.cast("void *", addr_of(p) + (u - 4096))
+        ffi.errno = 0
+        lib.vmem_free(vmp, last)
+        assert ffi.errno == errno.EINVAL, errno_text(ffi.errno)
+        q = lib.vmem_malloc(vmp, size)
+        assert addr_of(q) != addr_of(last), f"a {size}-byte block was handed out at the bad free"
+        lib.vmem_free(vmp, q)
+        lib.vmem_free(vmp, p)
+    assert lib.vmem_check(vmp) == 1

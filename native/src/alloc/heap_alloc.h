@@ -17,17 +17,22 @@
 void *heap_malloc_slow(struct heap *h, size_t size);
 void heap_free_slow(struct heap *h, void *p);
 
+/* The thread cache's object for size, or NULL (then: heap_malloc_slow). */
+static inline void *
+heap_malloc_fast(struct heap *h, size_t size)
+{
+	struct tsd *t = &tsd_tls;
+	if (likely(size <= TCACHE_MAX && t->serial == h->serial))
+		return tcache_pop(t->tc, sz_size2ind(size));
+	return NULL;
+}
+
 /* malloc: NULL + ENOMEM when exhausted. */
 static inline void *
 heap_malloc(struct heap *h, size_t size)
 {
-	struct tsd *t = &tsd_tls;
-	if (likely(size <= LUT_MAX && t->serial == h->serial)) {
-		void *p = tcache_pop(t->tc, sz_lut[(size + 7) >> 3]);
-		if (likely(p != NULL))
-			return p;
-	}
-	return heap_malloc_slow(h, size);
+	void *p = heap_malloc_fast(h, size);
+	return likely(p != NULL) ? p : heap_malloc_slow(h, size);
 }
 
 /* free: NULL is ignored; a pointer h did not hand out sets errno EINVAL. */
@@ -35,9 +40,16 @@ static inline void
 heap_free(struct heap *h, void *p)
 {
 	struct tsd *t = &tsd_tls;
-	unsigned ind = pm_szind(pm_lookup(&h->ext.pm, p));
-	if (likely(ind < NSMALL && t->serial == h->serial && tcache_push(t->tc, ind, p)))
+	uint64_t ent = pm_lookup(&h->ext.pm, p);
+	unsigned ind = pm_szind(ent);
+	if (likely(ind < NSMALL && t->serial == h->serial)) {
+		if (likely(tcache_push(t->tc, ind, p)))
+			return;
+	} else if (ind < NCACHED && t->serial == h->serial
+			&& pm_extent(ent)->addr == (uintptr_t)p    /* its last page maps to it too */
+			&& tcache_push(t->tc, ind, p)) {
 		return;
+	}
 	heap_free_slow(h, p);
 }
 

@@ -222,6 +222,7 @@ exhausted(size_t size, size_t align)
  * its own free and malloc_usable_size do not know.
  */
 static void *shim_malloc(size_t size);
+static void *shim_malloc_slow(struct heap *h, size_t size);
 static void shim_free(void *p);
 static void *shim_realloc(void *p, size_t size);
 
@@ -235,12 +236,21 @@ static inline void *
 shim_malloc(size_t size)
 {
 	struct heap *h = pool();
+	void *p = likely(h != NULL) ? heap_malloc_fast(h, size) : NULL;
+	return likely(p != NULL) ? p : shim_malloc_slow(h, size);
+}
+
+/* Out of line, so that malloc's fast path keeps nothing across a call: the
+ * heap made at the first call, a cache refill, a large block, exhaustion. */
+static __attribute__((noinline)) void *
+shim_malloc_slow(struct heap *h, size_t size)
+{
 	if (unlikely(!h)) {
 		if (!shim_start())
 			return boot_alloc(size, 16);
 		h = pool();
 	}
-	void *p = heap_malloc(h, size);
+	void *p = heap_malloc_slow(h, size);
 	return likely(p != NULL) ? p : exhausted(size, 0);
 }
 
