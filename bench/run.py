@@ -31,8 +31,10 @@ from pmalloc.bench.stats import Target
 
 TARGETS = [
     Target("small >= mimalloc throughput", "rate", 1.0, "mimalloc", workload="small"),
+    Target("small >= tcmalloc throughput", "rate", 1.0, "tcmalloc", workload="small"),
     Target("small >= 3x memkind PMEM kind", "rate", 3.0, "memkind", workload="small"),
     Target("large >= mimalloc throughput", "rate", 1.0, "mimalloc", workload="large"),
+    Target("large >= tcmalloc throughput", "rate", 1.0, "tcmalloc", workload="large"),
     Target("xthread >= jemalloc throughput", "rate", 1.0, "jemalloc", workload="xthread"),
     Target("frag peak RSS <= jemalloc's", "peak_rss", 1.0, "jemalloc", True, "frag"),
     Target("frag: pool file allocated size after free-all < 5 % of its peak", "pool_frac", 0.05,

@@ -12,6 +12,7 @@ Workloads:
   python-malloc  the same with PYTHONMALLOC=malloc (every object through malloc)
   sqlite         sqlite3 CLI, in-memory, tests/shim/workload.sql scaled to 500k inserts
   gcc            gcc -O2 -c of a generated 3.5k-line C file (tests/shim/gen_c.py)
+  huge           bench/src/huge.c: 20 live blocks of 5-25 MiB, one replaced 2,000 times
   small, large, xthread   bench/src/driver.c built for plain malloc (as bench/run.py does)
 
     python3 bench/run_programs.py                 # 5 reps; section in bench/RESULTS.md
@@ -74,6 +75,7 @@ PROGRAMS = {
     "python-malloc": Program(PY, ("6",), ("2",), {"PYTHONMALLOC": "malloc"}, same_output=True),
     "sqlite": Program(("{sqlite3}",), (), (), stdin="workload.sql", same_output=True),
     "gcc": Program(("gcc", "-O2", "-c", "{work}/gen.c", "-o", "{work}/gen.o"), (), ()),
+    "huge": Program(("{work}/huge",), ("2000",), ("100",), same_output=True),
     "small": Program(("{driver}", "small", "--seed", "1"), ("--n", "20000000"), ("--n", "1000000")),
     "large": Program(("{driver}", "large", "--seed", "1"), ("--n", "2000000"), ("--n", "100000")),
     "xthread": Program(("{driver}", "xthread", "--seed", "1"), ("--n", "4000000"), ("--n", "250000")),
@@ -100,6 +102,8 @@ def prepare(work: Path, quick: bool, driver: Path) -> dict[str, str]:
     python = os.path.realpath(sys.executable)  # a CPython binary, not a pyenv shim script
     subprocess.run([python, str(REPO / "tests" / "shim" / "gen_c.py"), str(work / "gen.c"),
                     "3500"], check=True)
+    subprocess.run(["cc", "-O2", "-o", str(work / "huge"), str(BENCH / "src" / "huge.c")],
+                   check=True)
     return {"python": python, "sqlite3": shutil.which("sqlite3") or "sqlite3",
             "driver": str(driver), "work": str(work)}
 
