@@ -85,8 +85,16 @@ buffer_type = Extension(
     extra_link_args=LDFLAGS,
 )
 
+# NumPy's array data handlers (NEP 49); needs no NumPy headers to build.
+nphandler = Extension(
+    "pmalloc._nphandler",
+    sources=["native/python/nphandler.c"],
+    extra_compile_args=[f for f in CFLAGS if f != "-fvisibility=hidden"],
+    extra_link_args=LDFLAGS,
+)
+
 setup(
     cffi_modules=["pmalloc/_build.py:ffibuilder"],
-    ext_modules=[libpmalloc, libvmmalloc, buffer_type],
+    ext_modules=[libpmalloc, libvmmalloc, buffer_type, nphandler],
     cmdclass={"build_ext": BuildExt},
 )

@@ -16,6 +16,7 @@ from pmalloc.errors import (
     PoolError,
 )
 from pmalloc.vmem import Buffer, Pool
+from pmalloc import numpy  # noqa: E402 - NumPy arrays in pools (NEP 49)
 from pmalloc import pmem, sim  # noqa: E402 - libpmem mappings and the crash simulator
 
 __version__ = "0.1.0"
@@ -43,6 +44,7 @@ __all__ = [
     "preload_path",
     "pmem",
     "sim",
+    "numpy",
     "Pool",
     "Buffer",
     "PmallocError",

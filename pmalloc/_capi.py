@@ -186,6 +186,14 @@ thread_flush: Final[Callable[[], None]] = lib.pmalloc_thread_flush
 # ---- pmalloc.h: settings ---------------------------------------------------------------------
 
 
+def vmem_numpy_allocator(vmp: Handle) -> tuple[int, int, int, int, int]:
+    """NumPy's allocator shape over vmp: (ctx, malloc, calloc, realloc, free) addresses."""
+    fns = (lib.pmalloc_np_vmem_malloc, lib.pmalloc_np_vmem_calloc,
+           lib.pmalloc_np_vmem_realloc, lib.pmalloc_np_vmem_free)
+    return (int(ffi.cast("uintptr_t", vmp)),
+            *(int(ffi.cast("uintptr_t", f)) for f in fns))  # type: ignore[return-value]
+
+
 def settings(n: int) -> list[dict[str, Any]]:
     """Up to n struct pmalloc_setting rows as dicts: strings as str or None, strict as int."""
     rows = ffi.new("struct pmalloc_setting[]", n)

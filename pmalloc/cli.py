@@ -4,28 +4,17 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import mmap
 import os
 import shlex
 import signal
 import stat
 import sys
-import time
 from typing import Any, Callable, Sequence
 
 from . import __version__, _args, get_include, get_library, preload_path, settings
 from .bench import command as bench
 from .errors import PmallocError
 from .vmem import MIN_POOL_SIZE
-
-
-# The demo's work: up to 20,000 small buffers of 64 to 64 + 511 bytes, and one calloc of up
-# to 16 MiB, each kept to a quarter of the pool, so that any pool size the CLI accepts (the
-# library's minimum up) runs it: with half the pool free there is room for slabs partly
-# filled and for the big block's run of free pages.
-_DEMO_SMALL = 20_000
-_DEMO_SMALL_BASE, _DEMO_SMALL_SPREAD = 64, 512
-_DEMO_BIG = 16 << 20
 
 
 def parse_size(text: str) -> int:
@@ -90,49 +79,13 @@ PoolSize = _checked(parse_size, pool_size_error)
 PoolDir = _checked(str, pool_dir_error)
 
 
-def demo_work(pool_size: int) -> tuple[int, int]:
-    """(small buffers, bytes of the big calloc) the demo allocates in a pool of pool_size."""
-    quarter = pool_size // 4
-    largest = _DEMO_SMALL_BASE + _DEMO_SMALL_SPREAD - 1
-    return (min(_DEMO_SMALL, quarter // largest),
-            min(_DEMO_BIG, quarter - quarter % mmap.PAGESIZE))
-
-
 def _demo(args: argparse.Namespace) -> int:
-    """The main job on the embedded default: a pool, allocations, their figures."""
-    from .vmem import Pool
+    """The main job on the embedded default: a pool, buffers and NumPy arrays in it."""
+    from . import demo
 
-    start = time.perf_counter()
-    nsmall, nbig = demo_work(args.pool_size)
-    with Pool(args.pool_dir, size=args.pool_size) as pool:
-        bufs = [pool.malloc(_DEMO_SMALL_BASE + i % _DEMO_SMALL_SPREAD) for i in range(nsmall)]
-        for i, buf in enumerate(bufs):
-            with memoryview(buf) as view:
-                view[:] = bytes([i % 251]) * len(view)
-        big = pool.calloc(1, nbig)
-        with memoryview(big) as view:
-            view[::4096] = b"x" * len(view[::4096])
-        peak = pool.stats()
-        for buf in bufs[::2]:
-            buf.free()
-        big.free()
-        after = pool.stats()
-        ok = pool.check()
-        report = {
-            "pool_dir": pool.dir,
-            "pool_size": pool.size,
-            "allocations": len(bufs) + 1,
-            "peak_allocated": peak["allocated"],
-            "peak_file_allocated": peak["file_allocated"],
-            "allocated_after_free": after["allocated"],
-            "file_allocated_after_free": after["file_allocated"],
-            "consistent": ok,
-            "seconds": round(time.perf_counter() - start, 3),
-        }
-        for buf in bufs[1::2]:
-            buf.free()
+    report = demo.run(args.pool_dir, args.pool_size)
     _emit(report, args.json)
-    return 0 if ok else 1
+    return 0 if report["consistent"] else 1
 
 
 #: The mount table `pmalloc info` reads the DAX mounts from.
@@ -251,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmalloc", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="allocate from a pool on the embedded default and report")
+    demo = sub.add_parser("demo", help="buffers and NumPy arrays in a pool on the embedded default, with their figures")
     demo.add_argument("--pool-dir", action=PoolDir, default=None,
                       help="directory of the pool file")
     demo.add_argument("--pool-size", action=PoolSize, default=parse_size("256M"),

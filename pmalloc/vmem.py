@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from pmalloc import _args, _capi, settings
+from pmalloc import numpy as _pnumpy
 from pmalloc._buffer import View
 from pmalloc._nocopy import NoCopy
 from pmalloc.errors import (
@@ -153,7 +154,17 @@ def _note_thread() -> None:
 _POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
-class Pool(NoCopy):
+class _Lease:
+    """Held by each NumPy handler over a pool (and so by every array it allocated): keeps
+    the pool alive, and while any lives the pool refuses to close."""
+
+    __slots__ = ("pool", "__weakref__")
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+
+class Pool(NoCopy, _pnumpy.ArrayFactory):
     """A volatile memory pool of ``size`` bytes on an unlinked file in ``dir``.
 
     ``dir=None`` picks :func:`default_dir`; ``dir`` may be str, bytes or path-like. A missing
@@ -178,6 +189,7 @@ class Pool(NoCopy):
         self._live: dict[int, weakref.ref[Buffer]] = {}
         # Frees deferred by finalizers that found _lock taken: (address, that Buffer's ref).
         self._pending: list[tuple[int, weakref.ref[Buffer]]] = []
+        self._leases: weakref.WeakSet[_Lease] = weakref.WeakSet()
         nbytes = _args.file_size(size, "pool size")
         path = _args.path(default_dir() if dir is None else dir, "dir")
         self._vmp = _capi.vmem_create(path, nbytes)
@@ -354,6 +366,20 @@ class Pool(NoCopy):
         finally:
             self._unlock()
 
+    def numpy_handler(self) -> Any:
+        """A NumPy array data handler (NEP 49) over this pool; ``pmalloc.numpy.use(pool)``
+        installs one. It keeps the pool open while it, or an array it allocated, lives."""
+        self._lock.acquire()
+        try:
+            vmp = self._handle()
+            lease = _Lease(self)
+            self._leases.add(lease)
+            allocator = _capi.vmem_numpy_allocator(vmp)
+            return _pnumpy.make_handler(
+                lease, allocator, f"pmalloc vmem pool {allocator[0]:#x} in {self._dir}")
+        finally:
+            self._unlock()
+
     def close(self) -> None:
         """Release the pool and everything in it; safe twice.
 
@@ -364,6 +390,11 @@ class Pool(NoCopy):
         try:
             if self._vmp is None:
                 return
+            if self._leases:
+                raise BufferError(
+                    "cannot close the pool while NumPy arrays made in it (or a "
+                    f"pmalloc.numpy.use block over it) are alive: {len(self._leases)} "
+                    "handler(s) in use")
             done: list[tuple[Buffer, int, int]] = []
             try:
                 for ref in list(self._live.values()):

@@ -99,6 +99,16 @@ VMEM *pmalloc_vmem_of(const void *ptr);
 /* Free ptr into whichever pool owns it; -1 + EINVAL for a foreign pointer. */
 int pmalloc_free(void *ptr);
 
+/* ---- NumPy's array data handler (NEP 49) ---------------------------------- */
+
+/* A pool's malloc, calloc, realloc and free in the signatures of NumPy's
+ * PyDataMemAllocator, ctx being the VMEM *; pmalloc.numpy installs them. A
+ * request of 0 bytes gets a 1-byte block; free ignores NumPy's size hint. */
+void *pmalloc_np_vmem_malloc(void *ctx, size_t size);
+void *pmalloc_np_vmem_calloc(void *ctx, size_t nelem, size_t elsize);
+void *pmalloc_np_vmem_realloc(void *ctx, void *ptr, size_t size);
+void pmalloc_np_vmem_free(void *ctx, void *ptr, size_t size);
+
 /* ---- Tunables ----------------------------------------------------------- */
 
 /* Milliseconds a free page may stay dirty before it is purged (default 10000,
