@@ -31,7 +31,7 @@ if os.environ.get("PMALLOC_SANITIZE") == "1":
     LDFLAGS = LDFLAGS + _SAN
 
 # One cdef file per public header, in this order: pmalloc.cdef uses libvmem's VMEM.
-CDEF_FILES = ["libvmem.cdef", "libpmem.cdef", "pmalloc.cdef"]
+CDEF_FILES = ["libvmem.cdef", "libpmem.cdef", "pmalloc.cdef", "memkind.cdef"]
 
 
 def _cdef() -> str:
@@ -48,7 +48,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_CDEF)
 ffibuilder.set_source(
     "pmalloc._native",
-    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n',
+    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n',
     sources=LIB_SOURCES,
     include_dirs=INCLUDE_DIRS,
     extra_compile_args=[f for f in CFLAGS if f != "-Werror"],

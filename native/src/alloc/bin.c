@@ -53,6 +53,16 @@ bin_fill(struct bin *b, struct extents *x, unsigned arena, unsigned szind, void 
 	return got;
 }
 
+bool
+bin_defrag_hint(struct bin *b, const struct extent *e)
+{
+	pthread_mutex_lock(&b->lock);
+	uint64_t used = sz_classes[e->szind].nregs - e->nfree;
+	bool move = e != b->cur && b->nslabs > 1 && used * b->nslabs < b->nused;
+	pthread_mutex_unlock(&b->lock);
+	return move;
+}
+
 void
 bin_flush(struct bin *b, struct extents *x, unsigned szind, struct extent *const *ext,
 		const long *reg, unsigned m)

@@ -10,6 +10,7 @@
 #define PMALLOC_BIN_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "alloc/extent.h"
@@ -37,6 +38,10 @@ void bin_flush(struct bin *b, struct extents *x, unsigned szind, struct extent *
 		const long *reg, unsigned m);
 
 /* Give back the bin's current slab if it is empty (explicit purge). */
+/* Whether an object of slab e (of this bin) would be better elsewhere: e is not the
+ * slab being allocated from, and holds fewer objects than the bin's slabs on average. */
+bool bin_defrag_hint(struct bin *b, const struct extent *e);
+
 void bin_release_empty(struct bin *b, struct extents *x, unsigned szind);
 
 #endif

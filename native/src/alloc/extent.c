@@ -41,6 +41,20 @@ extent_decay_ms(void)
 	return ms;
 }
 
+/* decay_of -- x's own decay time if it has one, else the process's */
+static inline uint64_t
+decay_of(const struct extents *x)
+{
+	long own = atomic_load_explicit(&x->decay_ms, memory_order_relaxed);
+	return (uint64_t)(own >= 0 ? own : extent_decay_ms());
+}
+
+void
+extents_set_decay(struct extents *x, long ms)
+{
+	atomic_store(&x->decay_ms, ms);
+}
+
 /* ---- page size classes of free runs ------------------------------------- */
 
 static unsigned
@@ -474,7 +488,7 @@ purge_locked(struct extents *x, bool all, uint64_t now)
 {
 	if (!x->can_purge)
 		return;
-	uint64_t decay = (uint64_t)extent_decay_ms();
+	uint64_t decay = decay_of(x);
 	struct extent *batch = NULL;
 	struct extent *e;
 	while ((e = x->lru_head) != NULL) {
@@ -493,7 +507,7 @@ purge_locked(struct extents *x, bool all, uint64_t now)
 static uint64_t
 due_locked(const struct extents *x)
 {
-	return x->lru_head ? x->lru_head->tstamp + (uint64_t)extent_decay_ms() : UINT64_MAX;
+	return x->lru_head ? x->lru_head->tstamp + decay_of(x) : UINT64_MAX;
 }
 
 /* maybe_purge -- the amortized tick: purge when the oldest dirty run is due */
@@ -531,9 +545,10 @@ extents_init(struct extents *x, struct region *r, const struct pagemap *pm, bool
 	x->pm = *pm;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->purged, NULL);
-	x->can_purge = x->region->kind != REGION_CALLER;
+	x->can_purge = region_can_purge(x->region);
 	x->reserve = region_needs_reserve(x->region);
 	x->pm_backed = pm_backed;
+	atomic_store(&x->decay_ms, -1);
 	/* the first chunk, and the entry of the last page (the free run's bound) */
 	if (!reserve_range(x, base, META_CHUNK_PAGES, false)
 			|| !reserve_pm(x, npages - 1, 1))

@@ -44,6 +44,7 @@ struct extents {
 	_Atomic uint64_t reserve_calls;        /* system calls that reserved pages */
 	_Atomic bool has_dirty;                /* the LRU is not empty (read without the lock) */
 	_Atomic bool background;               /* the purger thread looks after it */
+	_Atomic long decay_ms;                 /* its own decay time, or -1: the process's */
 	bool can_purge;                        /* the region gives pages back */
 	bool reserve;                          /* pages must be reserved before use */
 	uint64_t *pm_backed;                   /* a bit per page-map page: reserved */
@@ -87,6 +88,9 @@ bool extent_shrink(struct extents *x, struct extent *e, size_t npages, unsigned 
 /* Purge dirty pages: all of them, or those dirty for the decay time. Returns when
  * the oldest dirty run left is due (ms, util_now_ms's clock), UINT64_MAX if none. */
 uint64_t extent_purge(struct extents *x, bool all);
+
+/* Give x a decay time of its own (ms; -1: back to the process's). */
+void extents_set_decay(struct extents *x, long ms);
 
 /* Milliseconds a dirty page may wait before decay purges it. */
 long extent_decay_ms(void);

@@ -7,6 +7,7 @@
 
 #include "alloc/heap_alloc.h"
 #include "alloc/purger.h"
+#include "alloc/slab.h"
 #include "common/errmsg.h"
 
 /* ---- slow paths --------------------------------------------------------- */
@@ -199,4 +200,29 @@ heap_aligned_alloc(struct heap *h, size_t align, size_t size)
 	if (align <= PAGE && asize <= TCACHE_MAX)
 		return heap_malloc(h, asize);
 	return heap_large(h, MAX(size, SMALL_MAX + 1), align, false);
+}
+
+void *
+heap_defrag(struct heap *h, void *p)
+{
+	uint64_t ent = pm_lookup(&h->ext.pm, p);
+	unsigned ind = pm_szind(ent);
+	struct extent *e = pm_extent(ent);
+	if (ind >= NSMALL || !e || e->state != EXTENT_SLAB || slab_index(e, ind, p) < 0)
+		return NULL;
+	struct arena *a = &h->arenas[e->arena];
+	if (!bin_defrag_hint(&a->bins[ind], e))
+		return NULL;
+	/* straight from the bin (its current slab), not the thread cache, whose
+	 * objects may come from the very slab being emptied */
+	void *q;
+	if (bin_fill(&a->bins[ind], &h->ext, a->ind, ind, &q, 1) != 1)
+		return NULL;
+	if (pm_extent(pm_lookup(&h->ext.pm, q)) == e) {
+		arena_flush(h->arenas, &h->ext, ind, &q, 1);
+		return NULL;
+	}
+	memcpy(q, p, sz_classes[ind].size);
+	arena_flush(h->arenas, &h->ext, ind, &p, 1);
+	return q;
 }

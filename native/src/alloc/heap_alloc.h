@@ -62,6 +62,10 @@ void *heap_realloc(struct heap *h, void *p, size_t size);
 /* aligned_alloc for any power-of-two align; NULL + EINVAL or ENOMEM. */
 void *heap_aligned_alloc(struct heap *h, size_t align, size_t size);
 
+/* A copy of the small object p in a fuller slab of its heap, p freed, when p's
+ * slab is sparse (bin_defrag_hint); else NULL and p unchanged. */
+void *heap_defrag(struct heap *h, void *p);
+
 /* The usable size of p, 0 for NULL or a pointer h did not hand out. */
 size_t heap_usable_size(struct heap *h, const void *p);
 

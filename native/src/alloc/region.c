@@ -95,6 +95,29 @@ region_create_anon(struct region *r, size_t size)
 	return 0;
 }
 
+int
+region_create_hugetlb(struct region *r, size_t size)
+{
+	/* no MAP_NORESERVE: the kernel sets the huge pages aside now, so a store
+	 * never finds the pool empty (that would be SIGBUS) */
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (base == MAP_FAILED) {
+		errmsg_set_sys(errno, "cannot map %zu bytes of 2 MiB huge pages: reserve them "
+				"first, e.g. `sysctl vm.nr_hugepages=%zu` as root", size,
+				size >> 21);
+		return -1;
+	}
+	*r = (struct region){ .base = base, .size = size, .kind = REGION_HUGETLB };
+	return 0;
+}
+
+bool
+region_can_purge(const struct region *r)
+{
+	return r->kind != REGION_CALLER && r->kind != REGION_HUGETLB;
+}
+
 void
 region_init_caller(struct region *r, void *addr, size_t size)
 {
@@ -124,6 +147,7 @@ region_purge(const struct region *r, void *addr, size_t len)
 		/* drops our copies; the pages read as the file again, not zeros */
 		madvise(addr, len, MADV_DONTNEED);
 		return false;
+	case REGION_HUGETLB:
 	case REGION_CALLER:
 		break;
 	}

@@ -26,6 +26,7 @@ enum region_kind {
 	REGION_FILE,           /* MAP_SHARED over our unlinked file */
 	REGION_FILE_PRIVATE,   /* the file remapped copy-on-write at a fork */
 	REGION_ANON,           /* private anonymous memory */
+	REGION_HUGETLB,        /* private anonymous 2 MiB pages (kept: 4 KiB runs cannot go back) */
 	REGION_CALLER,         /* the caller's memory */
 };
 
@@ -45,6 +46,13 @@ int region_create_tmpfile(struct region *r, const char *dir, size_t size);
 
 /* Map `size` bytes of anonymous memory; 0 or -1. */
 int region_create_anon(struct region *r, size_t size);
+
+/* Map `size` bytes (a multiple of 2 MiB) of huge pages from the reserved pool; 0,
+ * or -1 + errno + a message saying how to reserve them. */
+int region_create_hugetlb(struct region *r, size_t size);
+
+/* Whether pages of r can be given back (not a caller's region, not huge pages). */
+bool region_can_purge(const struct region *r);
 
 /* Describe the caller's memory [addr, addr+size). */
 void region_init_caller(struct region *r, void *addr, size_t size);

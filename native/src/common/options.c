@@ -25,6 +25,7 @@ enum option_kind {
 	KIND_FLAG,     /* 0 or 1; empty is 0 */
 	KIND_SWITCH,   /* 0 or 1, anything else is unset (-1) */
 	KIND_FORK,     /* 1, 2 or 3 */
+	KIND_NODES,    /* NUMA nodes: numbers and ranges, comma-separated (0-1,4) */
 };
 
 struct option {
@@ -70,6 +71,9 @@ static const struct option table[OPT_COUNT] = {
 	[OPT_MOVNT_THRESHOLD] = { "PMEM_MOVNT_THRESHOLD", NULL, KIND_NUM, false, 256, 0,
 		LLONG_MAX, "expected a whole number of bytes",
 		"copies of at least this many bytes use non-temporal stores" },
+	[OPT_HBW_NODES] = { "MEMKIND_HBW_NODES", NULL, KIND_NODES, true, 0, 0, 0,
+		"expected NUMA node numbers below 1024 and ranges, comma-separated (e.g. 1,3-4)",
+		"the high-bandwidth NUMA nodes (default: from the HMAT bandwidths in sysfs)" },
 };
 
 struct option_state {
@@ -78,7 +82,7 @@ struct option_state {
 	bool bad;                   /* the text was refused */
 	char error[160];            /* why */
 	long long num;              /* the value in force */
-	char text[32];              /* num as text */
+	char text[PATH_MAX];        /* the value as text */
 };
 
 static struct option_state state[OPT_COUNT];
@@ -167,6 +171,34 @@ default_size(void)
 	return (long long)MAX(size, VMEM_MIN_POOL);
 }
 
+/* nodes_parse -- count the nodes of a list such as "0-1,4" (each below 1024,
+ * ranges ascending); false when s is not one */
+static bool
+nodes_parse(const char *s, long long *count)
+{
+	*count = 0;
+	for (;;) {
+		char *end;
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return false;
+			hi = strtoul(s, &end, 10);
+		}
+		if (lo > hi || hi >= 1024)
+			return false;
+		*count += (long long)(hi - lo + 1);
+		if (*end == '\0')
+			return true;
+		if (*end != ',')
+			return false;
+		s = end + 1;
+	}
+}
+
 /* parse -- the value of s for option o; false when s is not one */
 static bool
 parse(const struct option *o, const char *s, long long *v, char *why, size_t whylen)
@@ -207,6 +239,8 @@ parse(const struct option *o, const char *s, long long *v, char *why, size_t why
 	case KIND_FORK:
 		*v = s[0] - '0';
 		return s[0] >= '1' && s[0] <= '3' && s[1] == '\0';
+	case KIND_NODES:
+		return nodes_parse(s, v);
 	}
 	return false;
 }
@@ -243,7 +277,10 @@ load_one(enum option_id id)
 	}
 	if (id == OPT_POOL_SIZE && (!s || st->bad))
 		st->num = default_size();
-	snprintf(st->text, sizeof(st->text), "%lld", st->num);
+	if (o->kind == KIND_NODES)
+		snprintf(st->text, sizeof(st->text), "%s", s && !st->bad ? s : "");
+	else
+		snprintf(st->text, sizeof(st->text), "%lld", st->num);
 }
 
 static void
