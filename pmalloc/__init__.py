@@ -17,6 +17,7 @@ from pmalloc.errors import (
 )
 from pmalloc.vmem import Buffer, Pool
 from pmalloc import numpy  # noqa: E402 - NumPy arrays in pools (NEP 49)
+from pmalloc import kind  # noqa: E402 - memkind's kinds
 from pmalloc import pmem, sim  # noqa: E402 - libpmem mappings and the crash simulator
 
 __version__ = "0.1.0"
@@ -45,6 +46,7 @@ __all__ = [
     "pmem",
     "sim",
     "numpy",
+    "kind",
     "Pool",
     "Buffer",
     "PmallocError",

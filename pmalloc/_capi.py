@@ -194,6 +194,58 @@ def vmem_numpy_allocator(vmp: Handle) -> tuple[int, int, int, int, int]:
             *(int(ffi.cast("uintptr_t", f)) for f in fns))  # type: ignore[return-value]
 
 
+# ---- kinds (memkind.h) ----
+
+
+def kind_static(name: str) -> Handle:
+    """The static kind MEMKIND_<name>; AttributeError for a name memkind.h lacks."""
+    return getattr(lib, "MEMKIND_" + name)
+
+
+def kind_pool(kind: Handle) -> Handle:
+    """The kind's heap as a vmem pool handle (a static kind's is made on first use)."""
+    vmp = lib.pmalloc_kind_pool(kind)
+    if vmp == ffi.NULL:
+        raise last_error()
+    return vmp
+
+
+def kind_check_available(kind: Handle) -> tuple[int, str]:
+    """(memkind_check_available's code, the message when not 0)."""
+    code = lib.memkind_check_available(kind)
+    return code, (_text(lib.pmalloc_errormsg()) or "") if code else ""
+
+
+def kind_create_pmem(dir: str, max_size: int, conservative: bool) -> Handle:
+    """memkind_create_pmem_with_config; PmallocError family with errno and message."""
+    cfg = ffi.gc(lib.memkind_config_new(), lib.memkind_config_delete)
+    if cfg == ffi.NULL:
+        raise MemoryError("no memory for a memkind_config")
+    lib.memkind_config_set_path(cfg, os.fsencode(dir))
+    lib.memkind_config_set_size(cfg, max_size)
+    lib.memkind_config_set_memory_usage_policy(
+        cfg, lib.MEMKIND_MEM_USAGE_POLICY_CONSERVATIVE if conservative
+        else lib.MEMKIND_MEM_USAGE_POLICY_DEFAULT)
+    out = ffi.new("memkind_t *")
+    if lib.memkind_create_pmem_with_config(cfg, out) != 0:
+        raise last_error(dir)
+    return out[0]
+
+
+def kind_destroy(kind: Handle) -> None:
+    if lib.memkind_destroy_kind(kind) != 0:
+        raise last_error()
+
+
+def kind_detect(address: int) -> int:
+    """The address of the kind that allocated address, 0 if none."""
+    return int(ffi.cast("uintptr_t", lib.memkind_detect_kind(ffi.cast("void *", address))))
+
+
+def kind_address(kind: Handle) -> int:
+    return int(ffi.cast("uintptr_t", kind))
+
+
 def settings(n: int) -> list[dict[str, Any]]:
     """Up to n struct pmalloc_setting rows as dicts: strings as str or None, strict as int."""
     rows = ffi.new("struct pmalloc_setting[]", n)

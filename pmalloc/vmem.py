@@ -181,6 +181,12 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
     def __init__(
         self, dir: _args.PathArg | None = None, size: int = DEFAULT_POOL_SIZE
     ) -> None:
+        self._init_state()
+        nbytes = _args.file_size(size, "pool size")
+        path = _args.path(default_dir() if dir is None else dir, "dir")
+        self._adopt(_capi.vmem_create(path, nbytes), path, nbytes)
+
+    def _init_state(self) -> None:
         self._vmp: Any = None  # first, so that __del__ of a failed __init__ is harmless
         self._lock = threading.Lock()
         # address -> weak reference to the live Buffer there. The single source of truth
@@ -190,11 +196,12 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
         # Frees deferred by finalizers that found _lock taken: (address, that Buffer's ref).
         self._pending: list[tuple[int, weakref.ref[Buffer]]] = []
         self._leases: weakref.WeakSet[_Lease] = weakref.WeakSet()
-        nbytes = _args.file_size(size, "pool size")
-        path = _args.path(default_dir() if dir is None else dir, "dir")
-        self._vmp = _capi.vmem_create(path, nbytes)
-        self._dir = path
-        self._size = nbytes
+
+    def _adopt(self, vmp: Any, dir: str, size: int) -> None:
+        """Take over a C pool handle (subclasses: a kind's heap)."""
+        self._vmp = vmp
+        self._dir = dir
+        self._size = size
         _POOLS.add(self)
 
     # -- state --
@@ -375,8 +382,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             lease = _Lease(self)
             self._leases.add(lease)
             allocator = _capi.vmem_numpy_allocator(vmp)
-            return _pnumpy.make_handler(
-                lease, allocator, f"pmalloc vmem pool {allocator[0]:#x} in {self._dir}")
+            return _pnumpy.make_handler(lease, allocator, self._handler_name(allocator[0]))
         finally:
             self._unlock()
 
@@ -413,11 +419,19 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             vmp, self._vmp = self._vmp, None
             self._live.clear()
             self._pending.clear()
-            _capi.vmem_delete(vmp)
+            self._release(vmp)
         finally:
             self._unlock()
 
     # -- bookkeeping (with _lock held unless said otherwise) --
+
+    def _release(self, vmp: Any) -> None:
+        """Give the C pool back, the Python side already emptied (close)."""
+        _capi.vmem_delete(vmp)
+
+    def _handler_name(self, ctx: int) -> str:
+        """The name NumPy shows for this pool's array handler."""
+        return f"pmalloc vmem pool {ctx:#x} in {self._dir}"
 
     def _handle(self) -> Any:
         vmp = self._vmp

@@ -109,6 +109,16 @@ void *pmalloc_np_vmem_calloc(void *ctx, size_t nelem, size_t elsize);
 void *pmalloc_np_vmem_realloc(void *ctx, void *ptr, size_t size);
 void pmalloc_np_vmem_free(void *ctx, void *ptr, size_t size);
 
+/* ---- Kinds (memkind.h) ---------------------------------------------------- */
+
+struct memkind;
+
+/* The heap of a kind as a pool: vmem_* calls on it act on the kind (stats, check,
+ * purge, allocation); never vmem_delete it. A static kind's heap is made here if
+ * it does not exist yet. NULL + errno + message (not a kind; its memory is not on
+ * this machine). */
+VMEM *pmalloc_kind_pool(struct memkind *kind);
+
 /* ---- Tunables ----------------------------------------------------------- */
 
 /* Milliseconds a free page may stay dirty before it is purged (default 10000,

@@ -536,6 +536,12 @@ memkind_check_dax_path(const char *pmem_dir)
 	return MEMKIND_ERROR_INVALID;
 }
 
+API VMEM *
+pmalloc_kind_pool(memkind_t kind)
+{
+	return (VMEM *)(void *)heap_of_kind(kind);
+}
+
 API memkind_t
 memkind_detect_kind(void *ptr)
 {
