@@ -19,10 +19,11 @@ def _load_build():
 
 _b = _load_build()
 CFLAGS, INCLUDE_DIRS, LDFLAGS = _b.CFLAGS, _b.INCLUDE_DIRS, _b.LDFLAGS
-LIB_SOURCES, SHIM_SOURCES = _b.LIB_SOURCES, _b.SHIM_SOURCES
+LIB_SOURCES, SHIM_SOURCES, TIER_SHIM_SOURCES = _b.LIB_SOURCES, _b.SHIM_SOURCES, _b.TIER_SHIM_SOURCES
 
 # Extensions that are plain shared libraries: module name -> file name.
-SHARED_LIBS = {"pmalloc.libpmalloc": "libpmalloc.so", "pmalloc.libvmmalloc": "libvmmalloc.so"}
+SHARED_LIBS = {"pmalloc.libpmalloc": "libpmalloc.so", "pmalloc.libvmmalloc": "libvmmalloc.so",
+               "pmalloc.libmemtier": "libmemtier.so"}
 
 
 class BuildExt(build_ext):
@@ -67,16 +68,23 @@ libpmalloc = Extension(
     py_limited_api=False,
 )
 
-# The preload shim: exports the malloc family only (a dlopen'ed module's own calls must not
-# bind to it), initial-exec TLS (it is loaded at start-up).
-libvmmalloc = Extension(
-    "pmalloc.libvmmalloc",
-    sources=SHIM_SOURCES,
-    include_dirs=INCLUDE_DIRS,
-    extra_compile_args=CFLAGS + ["-DPMALLOC_TLS_INITIAL_EXEC", "-ftls-model=initial-exec"],
-    extra_link_args=LDFLAGS + ["-Wl,--version-script=native/libvmmalloc.map", "-lpthread"],
-    py_limited_api=False,
-)
+
+def preload(name: str, sources: list[str]) -> Extension:
+    """A preload library: exports the malloc family only (a dlopen'ed module's own calls must
+    not bind to it), initial-exec TLS (it is loaded at start-up)."""
+    return Extension(
+        name,
+        sources=sources,
+        include_dirs=INCLUDE_DIRS,
+        extra_compile_args=CFLAGS + ["-DPMALLOC_TLS_INITIAL_EXEC", "-ftls-model=initial-exec"],
+        extra_link_args=LDFLAGS + ["-Wl,--version-script=native/libvmmalloc.map", "-lpthread"],
+        py_limited_api=False,
+    )
+
+
+# the shim (a program's heap in a pool file) and the tier preload (over tiers of kinds)
+libvmmalloc = preload("pmalloc.libvmmalloc", SHIM_SOURCES)
+libmemtier = preload("pmalloc.libmemtier", TIER_SHIM_SOURCES)
 
 buffer_type = Extension(
     "pmalloc._buffer",
@@ -95,6 +103,6 @@ nphandler = Extension(
 
 setup(
     cffi_modules=["pmalloc/_build.py:ffibuilder"],
-    ext_modules=[libpmalloc, libvmmalloc, buffer_type, nphandler],
+    ext_modules=[libpmalloc, libvmmalloc, libmemtier, buffer_type, nphandler],
     cmdclass={"build_ext": BuildExt},
 )

@@ -17,7 +17,7 @@ from pmalloc.errors import (
 )
 from pmalloc.vmem import Buffer, Pool
 from pmalloc import numpy  # noqa: E402 - NumPy arrays in pools (NEP 49)
-from pmalloc import kind  # noqa: E402 - memkind's kinds
+from pmalloc import kind, tiers  # noqa: E402 - memkind's kinds and tiers
 from pmalloc import pmem, sim  # noqa: E402 - libpmem mappings and the crash simulator
 
 __version__ = "0.1.0"
@@ -47,6 +47,7 @@ __all__ = [
     "sim",
     "numpy",
     "kind",
+    "tiers",
     "Pool",
     "Buffer",
     "PmallocError",

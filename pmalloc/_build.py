@@ -16,9 +16,11 @@ def _sources(folder: str) -> list[str]:
                   for p in glob.glob(os.path.join(_ROOT, "native", "src", folder, "*.c")))
 
 
-# Everything but the preload shim, which replaces malloc and is its own library.
-LIB_SOURCES = [p for p in _sources("*") if os.sep + "shim" + os.sep not in p]
+# Everything but the preload libraries, which replace malloc and are libraries of their own.
+LIB_SOURCES = [p for p in _sources("*")
+               if os.sep + "shim" + os.sep not in p and os.sep + "tiershim" + os.sep not in p]
 SHIM_SOURCES = _sources("alloc") + _sources("common") + _sources("shim")
+TIER_SHIM_SOURCES = _sources("alloc") + _sources("common") + _sources("kind") + _sources("tiershim")
 INCLUDE_DIRS = [_rel("native", "include"), _rel("native", "src")]
 
 CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O3", "-g", "-Wall", "-Wextra", "-Werror",
@@ -48,7 +50,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_CDEF)
 ffibuilder.set_source(
     "pmalloc._native",
-    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n',
+    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n#include "memkind_memtier.h"\n',
     sources=LIB_SOURCES,
     include_dirs=INCLUDE_DIRS,
     extra_compile_args=[f for f in CFLAGS if f != "-Werror"],

@@ -246,6 +246,104 @@ def kind_address(kind: Handle) -> int:
     return int(ffi.cast("uintptr_t", kind))
 
 
+# ---- tiers (memkind_memtier.h) ----
+
+
+def tiers_build(kinds: list[Handle], ratios: list[int], threshold: bool) -> Handle:
+    """A memtier_memory over kinds with ratios (STATIC_RATIO, or DYNAMIC_THRESHOLD)."""
+    b = lib.memtier_builder_new(lib.MEMTIER_POLICY_DYNAMIC_THRESHOLD if threshold
+                                else lib.MEMTIER_POLICY_STATIC_RATIO)
+    if b == ffi.NULL:
+        raise last_error()
+    try:
+        for k, r in zip(kinds, ratios):
+            if lib.memtier_builder_add_tier(b, k, r) != 0:
+                raise last_error()
+        m = lib.memtier_builder_construct_memtier_memory(b)
+        if m == ffi.NULL:
+            raise last_error()
+        return m
+    finally:
+        lib.memtier_builder_delete(b)
+
+
+def tiers_delete(memory: Handle) -> None:
+    lib.memtier_delete_memtier_memory(memory)
+
+
+def tiers_parse(spec: str) -> tuple[Handle, Handle]:
+    """(struct pmalloc_tiers *, its memtier_memory) from a tier list such as "DRAM:1,PMEM:4"."""
+    t = lib.pmalloc_tiers_new(spec.encode())
+    if t == ffi.NULL:
+        raise last_error()
+    return t, lib.pmalloc_tiers_memory(t)
+
+
+def tiers_kinds(t: Handle) -> list[tuple[Handle, str, int]]:
+    """The parsed tiers: (C kind, name as written, ratio)."""
+    out = []
+    kind, ratio = ffi.new("memkind_t *"), ffi.new("unsigned *")
+    while (name := lib.pmalloc_tiers_get(t, len(out), kind, ratio)) != ffi.NULL:
+        out.append((kind[0], ffi.string(name).decode(), int(ratio[0])))
+    return out
+
+
+def tiers_free(t: Handle) -> None:
+    lib.pmalloc_tiers_delete(t)
+
+
+def _address(p: Any) -> int:
+    if p == ffi.NULL:
+        raise last_error()
+    return int(ffi.cast("uintptr_t", p))
+
+
+def memtier_malloc(memory: Handle, size: int) -> int:
+    return _address(lib.memtier_malloc(memory, size))
+
+
+def memtier_calloc(memory: Handle, nmemb: int, size: int) -> int:
+    return _address(lib.memtier_calloc(memory, nmemb, size))
+
+
+def memtier_aligned_alloc(memory: Handle, alignment: int, size: int) -> int:
+    out = ffi.new("void **")
+    err = lib.memtier_posix_memalign(memory, out, max(alignment, ffi.sizeof("void *")), size)
+    if err:
+        raise error_from_errno(err, f"memtier_posix_memalign({alignment}, {size}) failed")
+    return _address(out[0])
+
+
+def memtier_strdup(memory: Handle, data: bytes) -> int:
+    address = memtier_malloc(memory, len(data) + 1)
+    ffi.memmove(ffi.cast("char *", address), data + b"\0", len(data) + 1)
+    return address
+
+
+def memtier_realloc(memory: Handle, address: int, size: int) -> int:
+    return _address(lib.memtier_realloc(memory, ffi.cast("void *", address), size))
+
+
+def memtier_free(memory: Handle, address: int) -> None:
+    lib.memtier_kind_free(ffi.NULL, ffi.cast("void *", address))
+
+
+def memtier_usable_size(memory: Handle, address: int) -> int:
+    return int(lib.memtier_usable_size(ffi.cast("void *", address)))
+
+
+def memtier_kind_allocated(kind: Handle) -> int:
+    return int(lib.memtier_kind_allocated_size(kind))
+
+
+def memtier_numpy_allocator(memory: Handle) -> tuple[int, int, int, int, int]:
+    """NumPy's allocator shape over tiers: (ctx, malloc, calloc, realloc, free) addresses."""
+    fns = (lib.pmalloc_np_memtier_malloc, lib.pmalloc_np_memtier_calloc,
+           lib.pmalloc_np_memtier_realloc, lib.pmalloc_np_memtier_free)
+    return (int(ffi.cast("uintptr_t", memory)),
+            *(int(ffi.cast("uintptr_t", f)) for f in fns))  # type: ignore[return-value]
+
+
 def settings(n: int) -> list[dict[str, Any]]:
     """Up to n struct pmalloc_setting rows as dicts: strings as str or None, strict as int."""
     rows = ffi.new("struct pmalloc_setting[]", n)

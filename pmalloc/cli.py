@@ -75,7 +75,23 @@ def _checked(parse: Callable[[str], Any],
     return Checked
 
 
+def tiers_error(text: str) -> str | None:
+    """Why `text` is not a tier list (the C parser's message), or None."""
+    from . import tiers
+    try:
+        tiers.parse(text).close()
+    except (PmallocError, OSError) as exc:
+        return str(exc)
+    return None
+
+
+def tier_preload_path() -> str:
+    """The path of libmemtier.so, the tier preload."""
+    return os.path.join(os.path.dirname(preload_path()), "libmemtier.so")
+
+
 PoolSize = _checked(parse_size, pool_size_error)
+Tiers = _checked(str, tiers_error)
 PoolDir = _checked(str, pool_dir_error)
 
 
@@ -122,7 +138,9 @@ def _info(args: argparse.Namespace) -> int:
 def run_environment(args: argparse.Namespace, base: dict[str, str]) -> dict[str, str]:
     """The environment `pmalloc run` gives the command: the shim preloaded, its settings."""
     env = dict(base)
-    preload = preload_path()
+    preload = tier_preload_path() if args.tiers else preload_path()
+    if args.tiers:
+        env["PMALLOC_TIERS"] = args.tiers
     env["LD_PRELOAD"] = f"{preload} {env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else preload
     if args.pool_dir is not None:
         env["PMALLOC_POOL_DIR"] = args.pool_dir
@@ -170,6 +188,11 @@ def restore_signals(saved: dict[int, Any]) -> None:
 def _run(args: argparse.Namespace) -> int:
     """Replace this process with the command, its heap in a pool file."""
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    if args.tiers and (args.pool_size is not None or args.fork_mode is not None
+                       or args.fallback):
+        print("pmalloc run: --tiers takes --pool-dir and --stats only (the tiers' kinds "
+              "size themselves)", file=sys.stderr)
+        return 2
     if not command:
         print("pmalloc run: no command given (pmalloc run [options] -- CMD ...)", file=sys.stderr)
         return 2
@@ -229,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true", help="print the pool's usage at exit")
     run.add_argument("--fallback", action="store_true",
                      help="serve from anonymous memory once the pool is exhausted")
+    run.add_argument("--tiers", action=Tiers, default=None,
+                     help="spread the heap over tiers instead, e.g. 'DRAM:1,PMEM:4' "
+                     "(MEMORY[@DIR]:RATIO, comma-separated; MEMORY: DRAM, REGULAR, HBW, "
+                     "HBW_PREFERRED, DAX_KMEM, DAX_KMEM_PREFERRED, HUGETLB, PMEM; PMEM in "
+                     "DIR or --pool-dir; then ;policy=ratio or ;policy=threshold); preloads "
+                     "libmemtier.so")
     run.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- CMD ...")
     run.set_defaults(func=_run)
     path = sub.add_parser("preload-path", help="print the path of libvmmalloc.so")

@@ -39,6 +39,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
+import types
 import weakref
 from collections.abc import Callable
 from types import TracebackType
@@ -154,6 +155,13 @@ def _note_thread() -> None:
 _POOLS: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
+#: The C calls a Pool allocates with (a subclass may allocate differently: pmalloc.kind's tiers).
+VMEM_API: Final = types.SimpleNamespace(
+    malloc=_capi.vmem_malloc, calloc=_capi.vmem_calloc, aligned_alloc=_capi.vmem_aligned_alloc,
+    strdup=_capi.vmem_strdup, realloc=_capi.vmem_realloc, free=_capi.vmem_free,
+    usable_size=_capi.vmem_malloc_usable_size)
+
+
 class _Lease:
     """Held by each NumPy handler over a pool (and so by every array it allocated): keeps
     the pool alive, and while any lives the pool refuses to close."""
@@ -177,6 +185,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
     """
 
     _nocopy_why = "it owns a C pool handle, which a copy would share and delete twice"
+    _api: types.SimpleNamespace = VMEM_API
 
     def __init__(
         self, dir: _args.PathArg | None = None, size: int = DEFAULT_POOL_SIZE
@@ -250,7 +259,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
     def malloc(self, size: int) -> Buffer:
         """``size`` bytes, uninitialized. ``malloc(0)`` gives a distinct empty Buffer."""
         n = _args.size(size, "size")
-        return self._allocate(n, _capi.vmem_malloc, n or 1)
+        return self._allocate(n, self._api.malloc, n or 1)
 
     def calloc(self, nmemb: int, size: int) -> Buffer:
         """``nmemb * size`` bytes of zeros; OutOfMemoryError if the product overflows."""
@@ -261,13 +270,13 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             raise OutOfMemoryError(f"calloc({count}, {each}) overflows the address space")
         if total == 0:
             count = each = 1
-        return self._allocate(total, _capi.vmem_calloc, count, each)
+        return self._allocate(total, self._api.calloc, count, each)
 
     def aligned_alloc(self, alignment: int, size: int) -> Buffer:
         """``size`` bytes at an address that is a multiple of ``alignment`` (a power of two)."""
         a = _args.alignment(alignment)
         n = _args.size(size, "size")
-        return self._allocate(n, _capi.vmem_aligned_alloc, a, n or 1)
+        return self._allocate(n, self._api.aligned_alloc, a, n or 1)
 
     def strdup(self, s: str | bytes | bytearray | memoryview) -> Buffer:
         """A NUL-terminated copy of ``s`` (str is UTF-8 encoded); ``size`` counts the NUL."""
@@ -279,7 +288,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             raise PmallocTypeError(f"strdup needs str or bytes, got {type(s).__name__}")
         if b"\0" in data:
             raise InvalidArgumentError("strdup: embedded null byte")
-        return self._allocate(len(data) + 1, _capi.vmem_strdup, data)
+        return self._allocate(len(data) + 1, self._api.strdup, data)
 
     def realloc(self, buf: Buffer | None, size: int) -> Buffer:
         """Resize ``buf`` to ``size`` bytes, keeping its contents up to the smaller size.
@@ -301,7 +310,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             old_size = buf.size
             View.invalidate(buf)  # BufferError while exported; nothing changed yet
             try:
-                moved = _capi.vmem_realloc(vmp, address, n or 1)
+                moved = self._api.realloc(vmp, address, n or 1)
             except BaseException:
                 View._rebind(buf, address, old_size)
                 raise
@@ -328,7 +337,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             if owner is not None:
                 View.invalidate(owner)  # BufferError while exported; nothing changed yet
             del self._live[address]
-            _capi.vmem_free(vmp, address)
+            self._api.free(vmp, address)
         finally:
             self._unlock()
 
@@ -338,7 +347,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
         try:
             vmp = self._handle()
             address, _ = self._lookup(buf)
-            return _capi.vmem_malloc_usable_size(vmp, address)
+            return self._api.usable_size(vmp, address)
         finally:
             self._unlock()
 
@@ -381,7 +390,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             vmp = self._handle()
             lease = _Lease(self)
             self._leases.add(lease)
-            allocator = _capi.vmem_numpy_allocator(vmp)
+            allocator = self._numpy_allocator(vmp)
             return _pnumpy.make_handler(lease, allocator, self._handler_name(allocator[0]))
         finally:
             self._unlock()
@@ -429,6 +438,10 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
         """Give the C pool back, the Python side already emptied (close)."""
         _capi.vmem_delete(vmp)
 
+    def _numpy_allocator(self, vmp: Any) -> tuple[int, int, int, int, int]:
+        """(ctx, malloc, calloc, realloc, free) addresses for NumPy's handler."""
+        return _capi.vmem_numpy_allocator(vmp)
+
     def _handler_name(self, ctx: int) -> str:
         """The name NumPy shows for this pool's array handler."""
         return f"pmalloc vmem pool {ctx:#x} in {self._dir}"
@@ -450,7 +463,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
                 buf = View.__new__(Buffer, address, size)
                 buf._pool = self
             except BaseException:
-                _capi.vmem_free(self._vmp, address)
+                self._api.free(self._vmp, address)
                 raise
             self._live[address] = weakref.ref(buf)
             return buf
@@ -509,7 +522,7 @@ class Pool(NoCopy, _pnumpy.ArrayFactory):
             if self._live.get(address) is ref:  # not freed (and reused) meanwhile
                 del self._live[address]
                 if vmp is not None:
-                    _capi.vmem_free(vmp, address)
+                    self._api.free(vmp, address)
 
     def _collect(self, buf: Buffer) -> None:
         """Free a Buffer being collected. Called from its finalizer: any thread, any time,

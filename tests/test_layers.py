@@ -97,6 +97,13 @@ def test_no_include_cycles() -> None:
     assert not found, "include cycles: " + " | ".join(_describe(graph, c) for c in found)
 
 
+# The preload libraries (shim/, tiershim/) define these to replace libc's; any other file
+# that calls them calls the process's malloc, not a sibling file.
+LIBC_REPLACED = frozenset({"malloc", "free", "calloc", "realloc", "reallocarray",
+                           "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+                           "malloc_usable_size", "cfree"})
+
+
 def call_graph(objdir: Path) -> dict[str, set[str]]:
     defines: dict[str, str] = {}
     needs: dict[str, set[str]] = {}
@@ -111,7 +118,7 @@ def call_graph(objdir: Path) -> dict[str, set[str]]:
             kind, name = line.split()[-2:]
             if kind == "U":
                 needs[_module(src)].add(name)
-            elif kind in "TDBRVW" and kind.isupper():
+            elif kind in "TDBRVW" and kind.isupper() and name not in LIBC_REPLACED:
                 defines[name] = _module(src)
     return {m: {defines[s] for s in syms if s in defines and defines[s] != m}
             for m, syms in needs.items()}

@@ -119,6 +119,31 @@ struct memkind;
  * this machine). */
 VMEM *pmalloc_kind_pool(struct memkind *kind);
 
+/* ---- Tiers from text (memkind_memtier.h) ---------------------------------- */
+
+struct memtier_memory;
+struct pmalloc_tiers;
+
+/* Tiers from a list such as "DRAM:1,PMEM:4" or "DRAM:1,PMEM@/mnt/pmem:4;policy=threshold"
+ * (grammar: native/src/kind/tiers.c); NULL + EINVAL + a message naming the bad tier. */
+struct pmalloc_tiers *pmalloc_tiers_new(const char *spec);
+
+/* The memtier_memory to allocate from (memtier_malloc, ...). */
+struct memtier_memory *pmalloc_tiers_memory(const struct pmalloc_tiers *t);
+
+/* Tier i: its name as written, *kind and *ratio; NULL past the last. */
+const char *pmalloc_tiers_get(const struct pmalloc_tiers *t, unsigned i, struct memkind **kind,
+		unsigned *ratio);
+
+/* Free the tiers and destroy the pmem kinds made for them, with what they hold. */
+void pmalloc_tiers_delete(struct pmalloc_tiers *t);
+
+/* NumPy's allocator shape over tiers, ctx being the struct memtier_memory *. */
+void *pmalloc_np_memtier_malloc(void *ctx, size_t size);
+void *pmalloc_np_memtier_calloc(void *ctx, size_t nelem, size_t elsize);
+void *pmalloc_np_memtier_realloc(void *ctx, void *ptr, size_t size);
+void pmalloc_np_memtier_free(void *ctx, void *ptr, size_t size);
+
 /* ---- Tunables ----------------------------------------------------------- */
 
 /* Milliseconds a free page may stay dirty before it is purged (default 10000,

@@ -274,3 +274,24 @@ def test_fallback_keeps_going_past_the_pool(pool_dir, without_shim):
     no = run([*common, "--", exe, "fill", "200"], env=plain_env(), timeout=60)
     no.expect(1)
     assert "Cannot allocate memory" in no.stdout, no.describe()
+
+
+# ---- the tier preload (libmemtier.so) under the same edge cases ----------------------------
+# One PMEM tier in the pool directory, so that edge.c's "in the pool" checks hold; spreading
+# over several tiers is tests/kind/test_tiers.py's.
+
+TIER_PRELOAD = os.path.join(os.path.dirname(SHIM), "libmemtier.so")
+
+
+@needs_preload
+def test_edge_cases_tier_preload(pool_dir, without_shim):
+    env = plain_env(PMALLOC_TIERS=f"PMEM@{pool_dir}:1", LD_PRELOAD=TIER_PRELOAD)
+    r = run([build("edge.c"), "--pool", pool_dir], timeout=60, env=env)
+    expect_checks_as_without(r, _edge_without_shim(without_shim))
+
+
+def test_edge_cases_tier_preload_dlsym(pool_dir, without_shim):
+    env = plain_env(PMALLOC_TIERS=f"PMEM@{pool_dir}:1")
+    r = run([build("edge.c"), "--pool", pool_dir, "--dlopen", TIER_PRELOAD], env=env,
+            timeout=60 * SLOW)
+    expect_checks_as_without(r, _edge_without_shim(without_shim))

@@ -26,6 +26,7 @@ enum option_kind {
 	KIND_SWITCH,   /* 0 or 1, anything else is unset (-1) */
 	KIND_FORK,     /* 1, 2 or 3 */
 	KIND_NODES,    /* NUMA nodes: numbers and ranges, comma-separated (0-1,4) */
+	KIND_TEXT,     /* any text, checked where it is used (the tiers) */
 };
 
 struct option {
@@ -74,6 +75,10 @@ static const struct option table[OPT_COUNT] = {
 	[OPT_HBW_NODES] = { "MEMKIND_HBW_NODES", NULL, KIND_NODES, true, 0, 0, 0,
 		"expected NUMA node numbers below 1024 and ranges, comma-separated (e.g. 1,3-4)",
 		"the high-bandwidth NUMA nodes (default: from the HMAT bandwidths in sysfs)" },
+	[OPT_TIERS] = { "PMALLOC_TIERS", NULL, KIND_TEXT, true, 0, 0, 0,
+		"expected tiers such as DRAM:1,PMEM:4",
+		"the tier preload (libmemtier.so, pmalloc run --tiers): MEMORY[@DIR]:RATIO, "
+		"comma-separated, then ;policy=ratio or ;policy=threshold" },
 };
 
 struct option_state {
@@ -241,6 +246,9 @@ parse(const struct option *o, const char *s, long long *v, char *why, size_t why
 		return s[0] >= '1' && s[0] <= '3' && s[1] == '\0';
 	case KIND_NODES:
 		return nodes_parse(s, v);
+	case KIND_TEXT:
+		*v = *s != '\0';
+		return true;
 	}
 	return false;
 }
@@ -277,7 +285,7 @@ load_one(enum option_id id)
 	}
 	if (id == OPT_POOL_SIZE && (!s || st->bad))
 		st->num = default_size();
-	if (o->kind == KIND_NODES)
+	if (o->kind == KIND_NODES || o->kind == KIND_TEXT)
 		snprintf(st->text, sizeof(st->text), "%s", s && !st->bad ? s : "");
 	else
 		snprintf(st->text, sizeof(st->text), "%lld", st->num);

@@ -34,6 +34,7 @@ enum option_id {
 	OPT_AVX512F,           /* PMEM_AVX512F */
 	OPT_MOVNT_THRESHOLD,   /* PMEM_MOVNT_THRESHOLD */
 	OPT_HBW_NODES,         /* MEMKIND_HBW_NODES: the high-bandwidth NUMA nodes, e.g. 1,3-4 */
+	OPT_TIERS,             /* PMALLOC_TIERS: the tier preload's tiers, e.g. DRAM:1,PMEM:4 */
 	OPT_COUNT
 };
 
@@ -43,8 +44,8 @@ enum option_id {
  * unset or (lenient) bad. */
 long long options_num(enum option_id id);
 
-/* A setting's value as text: the directory of OPT_POOL_DIR, the list of a node
- * list ("" when unset), else the number. */
+/* A setting's value as text: the directory of OPT_POOL_DIR, the text of a node
+ * list or of the tiers ("" when unset), else the number. */
 const char *options_str(enum option_id id);
 
 /* 0 when the setting is unset or good; else -1, EINVAL and the message

@@ -24,6 +24,7 @@
 #include "common/errmsg.h"
 #include "common/mounts.h"
 #include "common/options.h"
+#include "kind/kind.h"
 #include "kind/numa.h"
 #include "memkind.h"
 #include "pmalloc.h"
@@ -104,6 +105,7 @@ struct memkind {
 	int error;                      /* a static kind's sticky MEMKIND_ERROR_*, or 0 */
 	char why[256];                  /* ... and its message */
 	struct pmalloc_stats cached;    /* memkind_update_cached_stats' snapshot */
+	_Atomic long long tiered;       /* bytes memtier placed here and not yet freed */
 };
 
 #define STATIC_KIND(i) { .magic = KIND_MAGIC, .index = (i) }
@@ -338,6 +340,24 @@ static inline struct memkind *
 kind_of_heap(const struct heap *h)
 {
 	return h ? atomic_load_explicit(&by_heap[h->id], memory_order_acquire) : NULL;
+}
+
+void
+kind_account(memkind_t kind, long long delta)
+{
+	atomic_fetch_add_explicit(&kind->tiered, delta, memory_order_relaxed);
+}
+
+long long
+kind_accounted(memkind_t kind)
+{
+	return atomic_load_explicit(&kind->tiered, memory_order_relaxed);
+}
+
+bool
+kind_valid(memkind_t kind)
+{
+	return kind && kind->magic == KIND_MAGIC;
 }
 
 API int

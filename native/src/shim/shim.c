@@ -24,11 +24,11 @@
 #include "alloc/purger.h"
 #include "alloc/stats.h"
 #include "alloc/region.h"
+#include "common/boot.h"
 #include "common/errmsg.h"
 #include "common/options.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
-#define BOOT_BYTES ((size_t)256 << 10)
 
 enum shim_state { SHIM_NEW, SHIM_STARTING, SHIM_READY };
 
@@ -39,57 +39,7 @@ static __thread int shim_starting TLS_HOT; /* this thread is creating the heap *
 static bool shim_fallback_on;
 static bool shim_stats;
 
-/* ---- bootstrap arena: what creating the heap itself asks for ------------ */
-
-static _Alignas(64) unsigned char boot_arena[BOOT_BYTES];
-static size_t boot_used;                  /* only the starting thread touches it */
-
-static void *
-boot_alloc(size_t size, size_t align)
-{
-	size_t off = ALIGN_UP(boot_used + sizeof(size_t), MAX(align, (size_t)16));
-	if (size > BOOT_BYTES || off + size > BOOT_BYTES) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	((size_t *)(void *)&boot_arena[off])[-1] = size;
-	boot_used = off + size;
-	return &boot_arena[off];
-}
-
-static bool
-is_boot(const void *p)
-{
-	return (const unsigned char *)p >= boot_arena
-		&& (const unsigned char *)p < boot_arena + BOOT_BYTES;
-}
-
-static size_t
-boot_size(const void *p)
-{
-	return ((const size_t *)p)[-1];
-}
-
 /* ---- settings ----------------------------------------------------------- */
-
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
-	va_end(ap);
-	n = n < 0 ? 0 : MIN(n, (int)sizeof(msg) - 2);
-	msg[n] = '\n';
-	ssize_t w = write(STDERR_FILENO, "pmalloc: ", 9);
-	w = write(STDERR_FILENO, msg, (size_t)n + 1);
-	(void)w;
-	_exit(127);
-}
 
 /* Check every setting (a bad one stops the program); the pool's size. */
 static size_t
@@ -99,7 +49,7 @@ shim_settings(void)
 		OPT_DECAY_MS, OPT_FALLBACK, OPT_STATS, OPT_BACKGROUND };
 	for (size_t i = 0; i < ARRAY_SIZE(checked); i++)
 		if (options_check(checked[i]) != 0)
-			die("%s", errmsg_get());
+			boot_die("%s", errmsg_get());
 	shim_fallback_on = options_num(OPT_FALLBACK) == 1;
 	shim_stats = options_num(OPT_STATS) == 1;
 	return (size_t)options_num(OPT_POOL_SIZE);
@@ -128,10 +78,10 @@ shim_start(void)
 	size_t size = ALIGN_DOWN(shim_settings(), PAGE);
 	struct region r;
 	if (region_create_tmpfile(&r, options_str(OPT_POOL_DIR), size) != 0)
-		die("cannot create a %zu-byte pool in %s: %s", size, options_str(OPT_POOL_DIR), errmsg_get());
+		boot_die("cannot create a %zu-byte pool in %s: %s", size, options_str(OPT_POOL_DIR), errmsg_get());
 	struct heap *h = heap_create(&r);
 	if (!h)
-		die("cannot set up the pool: %s", errmsg_get());
+		boot_die("cannot set up the pool: %s", errmsg_get());
 	atomic_store_explicit(&shim_heap, h, memory_order_release);
 	if (options_num(OPT_BACKGROUND) == 1)
 		(void)purger_add(&h->ext);
@@ -339,17 +289,6 @@ shim_realloc(void *p, size_t size)
 	return q;
 }
 
-SHIM_EXPORT void *
-reallocarray(void *p, size_t n, size_t size)
-{
-	size_t total;
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return shim_realloc(p, total);
-}
-
 static void *
 aligned(size_t align, size_t size)
 {
@@ -363,47 +302,8 @@ aligned(size_t align, size_t size)
 	return p || errno == EINVAL ? p : exhausted(size, align);
 }
 
-SHIM_EXPORT int
-posix_memalign(void **out, size_t align, size_t size)
-{
-	if (!IS_POW2(align) || align % sizeof(void *))
-		return EINVAL;
-	int err = errno;
-	void *p = aligned(align, size);
-	int ret = p ? 0 : errno;
-	errno = err;
-	if (p)
-		*out = p;
-	return ret;
-}
-
-SHIM_EXPORT void *
-aligned_alloc(size_t align, size_t size)
-{
-	return aligned(align, size);
-}
-
-SHIM_EXPORT void *
-memalign(size_t align, size_t size)
-{
-	return aligned(align, size);
-}
-
-SHIM_EXPORT void *
-valloc(size_t size)
-{
-	return aligned(PAGE, size);
-}
-
-SHIM_EXPORT void *
-pvalloc(size_t size)
-{
-	if (size > SIZE_MAX - PAGE) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return aligned(PAGE, ALIGN_UP(size ? size : 1, PAGE));
-}
+#define preload_realloc shim_realloc
+#include "common/preload_family.h"
 
 /* ---- PMALLOC_STATS=1: the pool's usage at exit --------------------------- */
 

@@ -1,0 +1,34 @@
+/*
+ * nep49.c -- tiers in the shape NumPy's array data handler (NEP 49) calls: ctx is
+ * the struct memtier_memory * (pmalloc.numpy installs these for a tiered kind)
+ */
+#include "memkind_memtier.h"
+#include "pmalloc.h"
+
+void *
+pmalloc_np_memtier_malloc(void *ctx, size_t size)
+{
+	return memtier_malloc(ctx, size ? size : 1);
+}
+
+void *
+pmalloc_np_memtier_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+	if (nelem == 0 || elsize == 0)
+		nelem = elsize = 1;
+	return memtier_calloc(ctx, nelem, elsize);
+}
+
+void *
+pmalloc_np_memtier_realloc(void *ctx, void *ptr, size_t size)
+{
+	return memtier_realloc(ctx, ptr, size ? size : 1);
+}
+
+void
+pmalloc_np_memtier_free(void *ctx, void *ptr, size_t size)
+{
+	(void)ctx;
+	(void)size;     /* a hint only */
+	memtier_free(ptr);
+}
