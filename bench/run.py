@@ -39,6 +39,15 @@ TARGETS = [
     Target("frag peak RSS <= jemalloc's", "peak_rss", 1.0, "jemalloc", True, "frag"),
     Target("frag: pool file allocated size after free-all < 5 % of its peak", "pool_frac", 0.05,
            None, True, "frag"),
+    # issue 10: pmalloc's kinds through memkind's API
+    Target("kind small >= 4x memkind PMEM kind", "rate", 4.0, "memkind", workload="small",
+           who="pmalloc-kind"),
+    Target("kind small >= jemalloc throughput", "rate", 1.0, "jemalloc", workload="small",
+           who="pmalloc-kind"),
+    Target("kind: free with a NULL kind within 5 % of free with the kind", "rate", 0.95,
+           "pmalloc-kind", workload="small", who="pmalloc-kind-nullfree"),
+    Target("kind frag: pool file after free-all < 5 % of its peak", "pool_frac", 0.05, None,
+           True, "frag", who="pmalloc-kind"),
 ]
 NOTES = [
     "small/large: after a window of 1000 live objects is filled, each pair frees a random slot "

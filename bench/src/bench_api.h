@@ -5,7 +5,9 @@
  * bench_free and bench_api_purge. One macro picks what they call:
  *
  *   BENCH_API_VMEM     pmalloc's libvmem API: a pool from vmem_create(dir, size)
- *   BENCH_API_MEMKIND  memkind's PMEM kind: memkind_create_pmem(dir, size, &kind)
+ *   BENCH_API_MEMKIND  memkind's PMEM kind: memkind_create_pmem(dir, size, &kind), built
+ *                      against memkind's memkind.h or pmalloc's (then also
+ *                      BENCH_FREE_NO_KIND: memkind_free(NULL, p), the owner found by address)
  *   (neither)          plain malloc/free: glibc, or whatever LD_PRELOAD puts first
  *
  * Glossary: "pool" is the file-backed region a pool contender allocates from
@@ -104,14 +106,28 @@ static inline void *bench_malloc(size_t size)
 
 static inline void bench_free(void *ptr)
 {
+#ifdef BENCH_FREE_NO_KIND
+	memkind_free(NULL, ptr);
+#else
 	memkind_free(bench_kind, ptr);
+#endif
 }
 
+#ifdef PMALLOC_MEMKIND_H
+#include <pmalloc.h>
+
+// bench_api_purge -- give free pages back now, through the kind's heap (pmalloc extra)
+static inline int bench_api_purge(void)
+{
+	return pmalloc_vmem_purge(pmalloc_kind_pool(bench_kind));
+}
+#else
 // bench_api_purge -- memkind has no portable "purge now"; report unsupported
 static inline int bench_api_purge(void)
 {
 	return -1;
 }
+#endif
 
 /* ---- plain malloc/free -------------------------------------------------- */
 #else

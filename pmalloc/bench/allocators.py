@@ -39,6 +39,10 @@ CONTENDERS = [
     Contender("pmalloc", "vmem_create(pool dir) + vmem_malloc/free", "driver-vmem"),
     Contender("pmalloc-shim", "plain malloc/free, LD_PRELOAD libvmmalloc.so (pool in the "
               "pool dir)", "driver-malloc", SHIM),
+    Contender("pmalloc-kind", "the memkind driver against pmalloc's memkind.h: "
+              "memkind_create_pmem(pool dir) + memkind_malloc/free", "driver-kind"),
+    Contender("pmalloc-kind-nullfree", "as pmalloc-kind, freeing with memkind_free(NULL, p)",
+              "driver-kind-nullfree"),
 ]
 PACKAGES = ["libjemalloc2", "libmimalloc2.0", "libtcmalloc-minimal4", "libmemkind0"]
 FRAG_PHASES = ["setup", "fill", "free", "refill", "freeall"]

@@ -69,6 +69,10 @@ DRIVERS = {
     "driver-memkind": Driver("driver.c", ("-pthread", "-DBENCH_API_MEMKIND"), "memkind",
                              "memkind.h", "libmemkind-dev"),
     "driver-vmem": Driver("driver.c", ("-pthread", "-DBENCH_API_VMEM"), pmalloc=True),
+    # the same memkind driver against pmalloc's memkind.h (found first) and libpmalloc
+    "driver-kind": Driver("driver.c", ("-pthread", "-DBENCH_API_MEMKIND"), pmalloc=True),
+    "driver-kind-nullfree": Driver("driver.c", ("-pthread", "-DBENCH_API_MEMKIND",
+                                                "-DBENCH_FREE_NO_KIND"), pmalloc=True),
     "pmem-pmalloc": Driver("pmem_driver.c", pmalloc=True),
     "pmem-pmdk": Driver("pmem_driver.c", lib="pmem", header="libpmem.h", package="libpmem-dev"),
     "pmem-memcpy": Driver("pmem_driver.c", ("-DBENCH_PLAIN",)),

@@ -43,9 +43,10 @@ class Target:
     anchor: str | None = None    # None: pmalloc's figure itself, not a ratio
     lower: bool = False          # lower is better: met at or under the limit
     workload: str | None = None  # None: every workload
+    who: str = "pmalloc"         # the contender whose figure it is
 
     def value(self, med: Medians, workload: str) -> float | None:
-        pm = med.get(("pmalloc", workload), {}).get(self.key)
+        pm = med.get((self.who, workload), {}).get(self.key)
         if self.anchor is None:
             return pm
         return ratio(pm, med.get((self.anchor, workload), {}).get(self.key))

@@ -13,30 +13,12 @@
 #include "common/errmsg.h"
 
 static pthread_mutex_t heap_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
+_Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
+_Atomic unsigned heap_generation;
 static unsigned heap_max_id;          /* highest id in use (registry lock) */
 static uint64_t heap_serial;          /* last serial handed out (registry lock) */
 static pthread_once_t heap_atfork_once = PTHREAD_ONCE_INIT;
 static struct region_copy heap_fork_copy[HEAP_MAX_IDS + 1];  /* per fork: the child's copies */
-
-/* The live heap with registry id `id`, or NULL. */
-static struct heap *
-heap_by_id(unsigned id)
-{
-	if (id == 0 || id > HEAP_MAX_IDS)
-		return NULL;
-	return atomic_load_explicit(&heap_table[id], memory_order_acquire);
-}
-
-struct heap *
-heap_of(const void *p)
-{
-	struct heap *h = heap_by_id(rtree_lookup(p));
-	if (!h)
-		return NULL;
-	uintptr_t off = (uintptr_t)p - (uintptr_t)h->region.base;
-	return off < h->region.size ? h : NULL;
-}
 
 /* ---- lock order ---------------------------------------------------------- */
 
@@ -382,6 +364,7 @@ heap_destroy(struct heap *h)
 	pthread_mutex_lock(&heap_registry_lock);
 	atomic_store_explicit(&heap_table[h->id], NULL, memory_order_release);
 	rtree_clear((uintptr_t)h->region.base, h->region.size, h->id);
+	atomic_fetch_add_explicit(&heap_generation, 1, memory_order_release);
 	pthread_mutex_unlock(&heap_registry_lock);
 	struct tsd *t = &tsd_tls;
 	if (t->serial == h->serial) {

@@ -26,6 +26,7 @@
 #include "alloc/extent.h"
 #include "alloc/large.h"
 #include "alloc/region.h"
+#include "alloc/rtree.h"
 #include "alloc/tcache.h"
 
 #define HEAP_MAGIC UINT64_C(0x706d616c6c6f6348)  /* "pmallocH" */
@@ -67,8 +68,33 @@ struct heap *heap_create(const struct region *r);
 /* Tear h down and release its region. */
 void heap_destroy(struct heap *h);
 
-/* The live heap whose region holds p, or NULL. */
-struct heap *heap_of(const void *p);
+/* Every live heap by id (the registry's; readers need no lock). */
+extern _Atomic(struct heap *) heap_table[HEAP_MAX_IDS + 1];
+
+/* Bumped by every heap_destroy: a cache of "the heap at this address" taken at an
+ * older generation may name a heap that is gone. */
+extern _Atomic unsigned heap_generation;
+
+/* The heap with this id, or NULL. */
+static inline struct heap *
+heap_by_id(unsigned id)
+{
+	if (id == 0 || id > HEAP_MAX_IDS)
+		return NULL;
+	return atomic_load_explicit(&heap_table[id], memory_order_acquire);
+}
+
+/* The live heap whose region holds p, or NULL: a lock-free radix lookup, inline
+ * because free() without a heap argument takes it on every call. */
+static inline struct heap *
+heap_of(const void *p)
+{
+	struct heap *h = heap_by_id(rtree_lookup(p));
+	if (!h)
+		return NULL;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h->region.base;
+	return off < h->region.size ? h : NULL;
+}
 
 /* heap_tcache's slow path: another heap's cache was the last one used, or none. */
 struct tcache *heap_tcache_slow(struct heap *h);

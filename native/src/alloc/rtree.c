@@ -7,30 +7,24 @@
 #include "alloc/rtree.h"
 #include "common/util.h"
 
-#define LG_CHUNK 21
-#define L2_BITS 14
-#define L1_BITS (48 - LG_CHUNK - L2_BITS)
-#define CHUNK_PAGES ((uintptr_t)1 << (LG_CHUNK - LG_PAGE))
-
-/* entry: lo id | hi id << 16 | split page << 32; pages below split are lo's */
-static _Atomic(_Atomic uint64_t *) rt_root[(size_t)1 << L1_BITS];
+_Atomic(_Atomic uint64_t *) rt_root[(size_t)1 << RT_L1_BITS];
 
 static _Atomic uint64_t *
 leaf_of(uintptr_t chunk, bool create)
 {
-	size_t i = chunk >> L2_BITS;
-	if (i >= ((size_t)1 << L1_BITS))
+	size_t i = chunk >> RT_L2_BITS;
+	if (i >= ((size_t)1 << RT_L1_BITS))
 		return NULL;
 	_Atomic uint64_t *leaf = atomic_load_explicit(&rt_root[i], memory_order_acquire);
 	if (!leaf && create) {
-		void *p = mmap(NULL, sizeof(uint64_t) << L2_BITS, PROT_READ | PROT_WRITE,
+		void *p = mmap(NULL, sizeof(uint64_t) << RT_L2_BITS, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return NULL;
 		leaf = p;
 		atomic_store_explicit(&rt_root[i], leaf, memory_order_release);
 	}
-	return leaf ? &leaf[chunk & (((uintptr_t)1 << L2_BITS) - 1)] : NULL;
+	return leaf ? &leaf[chunk & (((uintptr_t)1 << RT_L2_BITS) - 1)] : NULL;
 }
 
 static uint64_t
@@ -43,7 +37,7 @@ bool
 rtree_set(uintptr_t base, size_t size, unsigned id)
 {
 	uintptr_t end = base + size;
-	uintptr_t first = base >> LG_CHUNK, last = (end - 1) >> LG_CHUNK;
+	uintptr_t first = base >> RT_LG_CHUNK, last = (end - 1) >> RT_LG_CHUNK;
 	for (uintptr_t c = first; c <= last; c++)
 		if (!leaf_of(c, true))
 			return false;
@@ -51,12 +45,12 @@ rtree_set(uintptr_t base, size_t size, unsigned id)
 		_Atomic uint64_t *slot = leaf_of(c, false);
 		uint64_t old = atomic_load_explicit(slot, memory_order_relaxed);
 		unsigned lo = old & 0xffff, hi = (old >> 16) & 0xffff, split = (unsigned)(old >> 32);
-		unsigned sp = c == first ? (unsigned)((base >> LG_PAGE) & (CHUNK_PAGES - 1)) : 0;
-		unsigned ep = c == last && (end & (((uintptr_t)1 << LG_CHUNK) - 1))
-			? (unsigned)((end >> LG_PAGE) & (CHUNK_PAGES - 1)) : (unsigned)CHUNK_PAGES;
-		if (sp == 0 && ep == CHUNK_PAGES)
+		unsigned sp = c == first ? (unsigned)((base >> LG_PAGE) & (RT_CHUNK_PAGES - 1)) : 0;
+		unsigned ep = c == last && (end & (((uintptr_t)1 << RT_LG_CHUNK) - 1))
+			? (unsigned)((end >> LG_PAGE) & (RT_CHUNK_PAGES - 1)) : (unsigned)RT_CHUNK_PAGES;
+		if (sp == 0 && ep == RT_CHUNK_PAGES)
 			lo = hi = id, split = 0;
-		else if (sp > 0 && ep == CHUNK_PAGES)
+		else if (sp > 0 && ep == RT_CHUNK_PAGES)
 			hi = id, split = sp;
 		else if (sp == 0)
 			lo = id, split = ep;
@@ -70,7 +64,7 @@ rtree_set(uintptr_t base, size_t size, unsigned id)
 void
 rtree_clear(uintptr_t base, size_t size, unsigned id)
 {
-	uintptr_t first = base >> LG_CHUNK, last = (base + size - 1) >> LG_CHUNK;
+	uintptr_t first = base >> RT_LG_CHUNK, last = (base + size - 1) >> RT_LG_CHUNK;
 	for (uintptr_t c = first; c <= last; c++) {
 		_Atomic uint64_t *slot = leaf_of(c, false);
 		if (!slot)
@@ -85,14 +79,3 @@ rtree_clear(uintptr_t base, size_t size, unsigned id)
 	}
 }
 
-unsigned
-rtree_lookup(const void *p)
-{
-	uintptr_t a = (uintptr_t)p;
-	_Atomic uint64_t *slot = leaf_of(a >> LG_CHUNK, false);
-	if (!slot)
-		return 0;
-	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
-	unsigned page = (unsigned)((a >> LG_PAGE) & (CHUNK_PAGES - 1));
-	return page < (unsigned)(e >> 32) ? (unsigned)(e & 0xffff) : (unsigned)((e >> 16) & 0xffff);
-}

@@ -682,6 +682,33 @@ memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment, size_t s
 	return ret;
 }
 
+/* The heap a thread last freed into without a kind, for the next such free: one
+ * range check instead of the radix lookup, while no heap has been destroyed. */
+static __thread struct {
+	uintptr_t base;
+	size_t size;
+	struct heap *heap;
+	unsigned generation;
+} last_owner TLS_HOT;
+
+/* owner_of -- heap_of(ptr), through the thread's last owner */
+static inline struct heap *
+owner_of(void *ptr)
+{
+	unsigned gen = atomic_load_explicit(&heap_generation, memory_order_acquire);
+	if (likely((uintptr_t)ptr - last_owner.base < last_owner.size
+			&& last_owner.generation == gen))
+		return last_owner.heap;
+	struct heap *h = heap_of(ptr);
+	if (h) {
+		last_owner.base = (uintptr_t)h->region.base;
+		last_owner.size = h->region.size;
+		last_owner.heap = h;
+		last_owner.generation = gen;
+	}
+	return h;
+}
+
 API void
 memkind_free(memkind_t kind, void *ptr)
 {
@@ -690,7 +717,7 @@ memkind_free(memkind_t kind, void *ptr)
 	struct heap *h = kind && kind->magic == KIND_MAGIC ? atomic_load_explicit(&kind->heap,
 			memory_order_acquire) : NULL;
 	if (!h || (uintptr_t)ptr - (uintptr_t)h->region.base >= h->region.size)
-		h = heap_of(ptr);   /* no kind, or not this kind's: its owner */
+		h = owner_of(ptr);   /* no kind, or not this kind's: its owner */
 	if (likely(h != NULL))
 		heap_free(h, ptr);
 	else
