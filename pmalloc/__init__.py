@@ -18,6 +18,8 @@ from pmalloc.errors import (
 from pmalloc.vmem import Buffer, Pool
 from pmalloc import numpy  # noqa: E402 - NumPy arrays in pools (NEP 49)
 from pmalloc import kind, tiers  # noqa: E402 - memkind's kinds and tiers
+
+kind.tiered = tiers.tiered  # pmalloc.kind.tiered({kind: ratio}); tiers.py builds on kind.py
 from pmalloc import pmem, sim  # noqa: E402 - libpmem mappings and the crash simulator
 
 __version__ = "0.1.0"

@@ -296,3 +296,35 @@ def test_bad_handlers_are_refused():
         _nphandler.make(object(), 1, 1, 1, 1, 1, b"x" * 127)
     with pytest.raises(AttributeError):
         pmalloc.numpy.use(object()).__enter__()
+
+
+@pytest.mark.slow
+def test_a_one_gib_array(pool_dir):
+    with pmalloc.Pool(pool_dir, (1 << 30) + 64 * MiB) as pool:
+        a = pool.zeros(1 << 30, dtype=np.uint8)
+        assert pool_of(a) == handle(pool) and a.nbytes == 1 << 30
+        a[:: 1 << 20] = 7
+        assert int(a.sum()) == 7 * 1024
+        del a
+        assert pool.stats()["allocated"] == 0
+
+
+def test_large_arrays_of_a_static_kind_get_the_huge_page_hint():
+    """NumPy's default handler asks for transparent huge pages on arrays of 4 MiB or more;
+    so do ours, on a static kind's anonymous memory (smaps shows the flag: hg)."""
+    from pmalloc import kind
+    a = kind.DEFAULT.zeros(8 << 20, dtype=np.uint8)
+    start = a.ctypes.data
+    flags = ""
+    with open("/proc/self/smaps") as f:
+        current = None
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                current = lo <= start + (1 << 20) < hi
+            elif current and line.startswith("VmFlags:"):
+                flags = line
+                break
+    assert " hg" in flags, flags
+    del a

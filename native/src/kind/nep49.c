@@ -4,11 +4,12 @@
  */
 #include "memkind_memtier.h"
 #include "pmalloc.h"
+#include "alloc/hugehint.h"
 
 void *
 pmalloc_np_memtier_malloc(void *ctx, size_t size)
 {
-	return memtier_malloc(ctx, size ? size : 1);
+	return huge_hint(memtier_malloc(ctx, size ? size : 1), size);
 }
 
 void *
@@ -16,13 +17,13 @@ pmalloc_np_memtier_calloc(void *ctx, size_t nelem, size_t elsize)
 {
 	if (nelem == 0 || elsize == 0)
 		nelem = elsize = 1;
-	return memtier_calloc(ctx, nelem, elsize);
+	return huge_hint(memtier_calloc(ctx, nelem, elsize), nelem * elsize);
 }
 
 void *
 pmalloc_np_memtier_realloc(void *ctx, void *ptr, size_t size)
 {
-	return memtier_realloc(ctx, ptr, size ? size : 1);
+	return huge_hint(memtier_realloc(ctx, ptr, size ? size : 1), size);
 }
 
 void

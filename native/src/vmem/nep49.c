@@ -5,6 +5,7 @@
  */
 #include "libvmem.h"
 #include "pmalloc.h"
+#include "alloc/hugehint.h"
 
 /* NumPy asks for 0 bytes for empty arrays; a 1-byte block keeps the pointer
  * distinct and non-NULL (NULL means "out of memory" to NumPy). */
@@ -17,7 +18,7 @@ at_least_one(size_t n)
 void *
 pmalloc_np_vmem_malloc(void *ctx, size_t size)
 {
-	return vmem_malloc((VMEM *)ctx, at_least_one(size));
+	return huge_hint(vmem_malloc((VMEM *)ctx, at_least_one(size)), size);
 }
 
 void *
@@ -25,13 +26,13 @@ pmalloc_np_vmem_calloc(void *ctx, size_t nelem, size_t elsize)
 {
 	if (nelem == 0 || elsize == 0)
 		nelem = elsize = 1;
-	return vmem_calloc((VMEM *)ctx, nelem, elsize);
+	return huge_hint(vmem_calloc((VMEM *)ctx, nelem, elsize), nelem * elsize);
 }
 
 void *
 pmalloc_np_vmem_realloc(void *ctx, void *ptr, size_t size)
 {
-	return vmem_realloc((VMEM *)ctx, ptr, at_least_one(size));
+	return huge_hint(vmem_realloc((VMEM *)ctx, ptr, at_least_one(size)), size);
 }
 
 void
