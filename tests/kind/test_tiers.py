@@ -10,6 +10,7 @@ import pytest
 
 import pmalloc
 from pmalloc import kind, tiers
+from shim_support import needs_preload
 
 MiB = 1 << 20
 
@@ -102,6 +103,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env=env)
 
 
+@needs_preload
 def test_tier_preload_runs_programs_as_without_it(c_program, tmp_path, pool_dir):
     src = tmp_path / "keep.c"
     src.write_text(KEEP)
@@ -122,13 +124,20 @@ def test_tier_preload_runs_programs_as_without_it(c_program, tmp_path, pool_dir)
     assert py_tiered.returncode == 0 and py_tiered.stdout == py_plain.stdout, py_tiered.stderr
 
 
-def test_tier_preload_refuses_bad_settings(tmp_path):
-    import os
+def test_pmalloc_run_checks_the_tiers_itself():
     bad = _cli("run", "--tiers", "DRAM:1,PMM:4", "--", "true")
     assert bad.returncode == 2 and "unknown memory 'PMM'" in bad.stderr
-    env = dict(os.environ, PMALLOC_TIERS="DRAM:x",
-               LD_PRELOAD=str(__import__("pmalloc.cli").cli.tier_preload_path()))
-    direct = subprocess.run(["true"], capture_output=True, text=True, env=env, timeout=60)
-    assert direct.returncode == 127 and "the ratio 'x'" in direct.stderr
     both = _cli("run", "--tiers", "DRAM:1", "--pool-size", "64M", "--", "true")
-    assert both.returncode == 2
+    assert both.returncode == 2 and "--tiers takes" in both.stderr
+
+
+@needs_preload
+def test_tier_preload_stops_a_program_with_bad_tiers():
+    import os
+    from pmalloc.cli import tier_preload_path
+    for value, says in (("DRAM:x", "the ratio 'x'"), ("", "PMALLOC_TIERS is not set")):
+        env = dict(os.environ, PMALLOC_TIERS=value, LD_PRELOAD=tier_preload_path())
+        if not value:
+            env.pop("PMALLOC_TIERS")
+        r = subprocess.run(["true"], capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 127 and says in r.stderr, (value, r.returncode, r.stderr)

@@ -1,35 +1,29 @@
 /*
- * kind.c -- memkind's API over heaps: static kinds on NUMA-bound anonymous
- * memory (or huge pages), pmem kinds on unlinked files
+ * kind.c -- kinds: the static kinds on NUMA-bound anonymous memory (or huge
+ * pages), the registry of every kind's heap, availability, detection, statistics
+ * and error texts (pmem kinds: pmem_kind.c; the malloc family: kind_alloc.c)
  *
  * A kind is a heap of the one allocator; nothing here allocates. Static kinds
  * make their heap at first use (a failure is kept: the machine will not grow the
- * memory it lacked). Free and realloc without a kind find the heap from the
- * address (heap_of: a radix lookup) and the kind from the heap's id.
+ * memory it lacked).
  */
 #include <errno.h>
-#include <limits.h>
 #include <linux/mempolicy.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "alloc/heap_alloc.h"
-#include "alloc/purger.h"
+#include "alloc/region.h"
 #include "alloc/stats.h"
 #include "common/errmsg.h"
-#include "common/mounts.h"
 #include "common/options.h"
 #include "kind/kind.h"
 #include "kind/numa.h"
 #include "memkind.h"
 #include "pmalloc.h"
 
-#define KIND_MAGIC UINT64_C(0x706d616c6c6f634b)  /* "pmallocK" */
 #define KIND_VERSION (1 * 1000000 + 14 * 1000 + 0)    /* memkind 1.14's API */
 #define HUGE_2M ((size_t)2 << 20)
 
@@ -98,16 +92,6 @@ static const struct kind_spec specs[K_STATIC] = {
 		NODES_HIGHEST_BANDWIDTH, PICK_PREFERRED, false },
 };
 
-struct memkind {
-	uint64_t magic;                 /* KIND_MAGIC while alive */
-	struct heap *_Atomic heap;      /* NULL until a static kind's first use */
-	int index;                      /* K_* for a static kind, else K_STATIC */
-	int error;                      /* a static kind's sticky MEMKIND_ERROR_*, or 0 */
-	char why[256];                  /* ... and its message */
-	struct pmalloc_stats cached;    /* memkind_update_cached_stats' snapshot */
-	_Atomic long long tiered;       /* bytes memtier placed here and not yet freed */
-};
-
 #define STATIC_KIND(i) { .magic = KIND_MAGIC, .index = (i) }
 static struct memkind statics[K_STATIC] = {
 	STATIC_KIND(0), STATIC_KIND(1), STATIC_KIND(2), STATIC_KIND(3), STATIC_KIND(4),
@@ -116,7 +100,7 @@ static struct memkind statics[K_STATIC] = {
 	STATIC_KIND(15), STATIC_KIND(16), STATIC_KIND(17), STATIC_KIND(18), STATIC_KIND(19),
 	STATIC_KIND(20), STATIC_KIND(21), STATIC_KIND(22),
 };
-_Static_assert(K_STATIC == 23, "one initializer per static kind");
+_Static_assert(K_STATIC == 23 && K_STATIC == KIND_STATIC, "one initializer per static kind");
 
 API memkind_t MEMKIND_DEFAULT = &statics[K_DEFAULT];
 API memkind_t MEMKIND_REGULAR = &statics[K_REGULAR];
@@ -153,8 +137,8 @@ static unsigned pmem_kinds;
 
 /* ---- errors -------------------------------------------------------------- */
 
-static int
-invalid(const char *what)
+int
+kind_invalid(const char *what)
 {
 	errmsg_set(EINVAL, "%s", what);
 	return MEMKIND_ERROR_INVALID;
@@ -193,12 +177,36 @@ memkind_error_message(int err, char *msg, size_t size)
 
 /* ---- heaps of kinds ------------------------------------------------------ */
 
-static int
+static void
 attach(struct memkind *k, struct heap *h)
 {
 	atomic_store_explicit(&by_heap[h->id], k, memory_order_release);
 	atomic_store_explicit(&k->heap, h, memory_order_release);
-	return 0;
+}
+
+bool
+kind_add_pmem(struct memkind *k, struct heap *h)
+{
+	pthread_mutex_lock(&registry);
+	bool room = pmem_kinds + K_STATIC < MEMKIND_MAX_KIND;
+	if (room) {
+		attach(k, h);
+		pmem_kinds++;
+	}
+	pthread_mutex_unlock(&registry);
+	return room;
+}
+
+struct heap *
+kind_remove_pmem(struct memkind *k)
+{
+	pthread_mutex_lock(&registry);
+	struct heap *h = atomic_load(&k->heap);
+	atomic_store(&by_heap[h->id], NULL);
+	k->magic = 0;
+	pmem_kinds--;
+	pthread_mutex_unlock(&registry);
+	return h;
 }
 
 /* anon_size -- a static kind's reservation: as much as memory and swap, so one
@@ -293,9 +301,8 @@ static_region(int i, struct region *r)
 	return 0;
 }
 
-/* static_heap -- make static kind k's heap, once; NULL + errno + message */
-static struct heap *
-static_heap(struct memkind *k)
+struct heap *
+kind_static_heap(struct memkind *k)
 {
 	pthread_mutex_lock(&registry);
 	struct heap *h = atomic_load(&k->heap);
@@ -322,21 +329,7 @@ static_heap(struct memkind *k)
 	return h;
 }
 
-/* heap_of_kind -- the heap behind kind; NULL + errno + message (not a kind, or a
- * static kind whose memory is not here) */
-static inline struct heap *
-heap_of_kind(memkind_t kind)
-{
-	if (unlikely(!kind || kind->magic != KIND_MAGIC)) {
-		errmsg_set(EINVAL, "not a kind: %p", (void *)kind);
-		return NULL;
-	}
-	struct heap *h = atomic_load_explicit(&kind->heap, memory_order_acquire);
-	return likely(h != NULL) ? h : kind->index < K_STATIC ? static_heap(kind) : NULL;
-}
-
-/* kind_of_heap -- the kind a heap belongs to, or NULL */
-static inline struct memkind *
+struct memkind *
 kind_of_heap(const struct heap *h)
 {
 	return h ? atomic_load_explicit(&by_heap[h->id], memory_order_acquire) : NULL;
@@ -364,7 +357,7 @@ API int
 memkind_check_available(memkind_t kind)
 {
 	if (!kind || kind->magic != KIND_MAGIC)
-		return invalid("memkind_check_available: not a kind");
+		return kind_invalid("memkind_check_available: not a kind");
 	if (kind->index < K_STATIC) {
 		const struct kind_spec *s = &specs[kind->index];
 		if (env_error(s))
@@ -385,181 +378,10 @@ memkind_check_available(memkind_t kind)
 	return 0;
 }
 
-/* ---- pmem kinds ---------------------------------------------------------- */
-
-struct memkind_config {
-	char path[PATH_MAX];            /* "" until set */
-	size_t size;
-	memkind_mem_usage_policy policy;
-};
-
-API struct memkind_config *
-memkind_config_new(void)
-{
-	return calloc(1, sizeof(struct memkind_config));
-}
-
-API void
-memkind_config_delete(struct memkind_config *cfg)
-{
-	free(cfg);
-}
-
-API void
-memkind_config_set_path(struct memkind_config *cfg, const char *pmem_dir)
-{
-	if (cfg)
-		snprintf(cfg->path, sizeof(cfg->path), "%s", pmem_dir ? pmem_dir : "");
-}
-
-API void
-memkind_config_set_size(struct memkind_config *cfg, size_t pmem_size)
-{
-	if (cfg)
-		cfg->size = pmem_size;
-}
-
-API void
-memkind_config_set_memory_usage_policy(struct memkind_config *cfg,
-		memkind_mem_usage_policy policy)
-{
-	if (cfg)
-		cfg->policy = policy;
-}
-
-/* unlimited_size -- "as much as the file system holds": its size, page-aligned */
-static size_t
-unlimited_size(const char *dir)
-{
-	struct statvfs v;
-	if (statvfs(dir, &v) != 0)
-		return 0;
-	return ALIGN_DOWN((size_t)v.f_blocks * v.f_frsize, PAGE);
-}
-
-API int
-memkind_create_pmem_with_config(struct memkind_config *cfg, memkind_t *kind)
-{
-	if (!cfg || !kind)
-		return invalid("memkind_create_pmem_with_config: no configuration or no kind "
-				"to fill");
-	if (!cfg->path[0])
-		return invalid("memkind_create_pmem: no directory given");
-	if (cfg->size && cfg->size < MEMKIND_PMEM_MIN_SIZE) {
-		errmsg_set(EINVAL, "memkind_create_pmem: max_size %zu is below "
-				"MEMKIND_PMEM_MIN_SIZE (%d); 0 means no limit", cfg->size,
-				MEMKIND_PMEM_MIN_SIZE);
-		return MEMKIND_ERROR_INVALID;
-	}
-	if ((unsigned)cfg->policy >= MEMKIND_MEM_USAGE_POLICY_MAX_VALUE)
-		return invalid("memkind_create_pmem: unknown memory usage policy");
-	struct stat st;
-	int bad = stat(cfg->path, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-	if (bad) {
-		errmsg_set_sys(bad, "memkind_create_pmem: %s", cfg->path);
-		return MEMKIND_ERROR_INVALID;
-	}
-	size_t size = cfg->size ? ALIGN_DOWN(cfg->size, PAGE) : unlimited_size(cfg->path);
-	struct memkind *k = calloc(1, sizeof(*k));
-	if (!k) {
-		errmsg_set(ENOMEM, "memkind_create_pmem: no memory for the kind");
-		return MEMKIND_ERROR_MALLOC;
-	}
-	pthread_mutex_lock(&registry);
-	int code = 0;
-	struct region r;
-	struct heap *h = NULL;
-	if (pmem_kinds + K_STATIC >= MEMKIND_MAX_KIND) {
-		errmsg_set(EMFILE, "memkind_create_pmem: %d kinds exist (MEMKIND_MAX_KIND)",
-				MEMKIND_MAX_KIND);
-		code = MEMKIND_ERROR_TOOMANY;
-	} else if (region_create_tmpfile(&r, cfg->path, size) != 0) {
-		code = errno == ENOMEM ? MEMKIND_ERROR_MMAP : MEMKIND_ERROR_INVALID;
-	} else if (!(h = heap_create(&r))) {
-		region_destroy(&r);
-		code = MEMKIND_ERROR_ARENAS_CREATE;
-	}
-	if (code) {
-		pthread_mutex_unlock(&registry);
-		free(k);
-		return code;
-	}
-	k->magic = KIND_MAGIC;
-	k->index = K_STATIC;
-	if (cfg->policy == MEMKIND_MEM_USAGE_POLICY_CONSERVATIVE)
-		extents_set_decay(&h->ext, 0);
-	attach(k, h);
-	pmem_kinds++;
-	pthread_mutex_unlock(&registry);
-	int err = errno;
-	(void)purger_add(&h->ext);   /* best effort: decay on time while idle */
-	errno = err;
-	*kind = k;
-	return 0;
-}
-
-API int
-memkind_create_pmem(const char *dir, size_t max_size, memkind_t *kind)
-{
-	struct memkind_config cfg = { .size = max_size };
-	if (dir && strlen(dir) >= sizeof(cfg.path)) {
-		errmsg_set(ENAMETOOLONG, "memkind_create_pmem: directory name too long");
-		return MEMKIND_ERROR_INVALID;
-	}
-	memkind_config_set_path(&cfg, dir);
-	return memkind_create_pmem_with_config(&cfg, kind);
-}
-
-API int
-memkind_destroy_kind(memkind_t kind)
-{
-	if (!kind || kind->magic != KIND_MAGIC)
-		return invalid("memkind_destroy_kind: not a kind");
-	if (kind->index < K_STATIC) {
-		errmsg_set(EINVAL, "memkind_destroy_kind: %s is a static kind",
-				specs[kind->index].name);
-		return MEMKIND_ERROR_OPERATION_FAILED;
-	}
-	pthread_mutex_lock(&registry);
-	struct heap *h = atomic_load(&kind->heap);
-	atomic_store(&by_heap[h->id], NULL);
-	kind->magic = 0;
-	pmem_kinds--;
-	pthread_mutex_unlock(&registry);
-	purger_remove(&h->ext);
-	heap_destroy(h);
-	free(kind);
-	return 0;
-}
-
-/* same_fs -- mounts_each_dax callback: is the DAX mount `path` dir's file system? */
-static bool
-same_fs(const char *path, void *arg)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && st.st_dev == *(dev_t *)arg;
-}
-
-API int
-memkind_check_dax_path(const char *pmem_dir)
-{
-	struct stat st;
-	if (!pmem_dir || stat(pmem_dir, &st) != 0) {
-		errmsg_set_sys(pmem_dir ? errno : EINVAL, "memkind_check_dax_path: %s",
-				pmem_dir ? pmem_dir : "(null)");
-		return MEMKIND_ERROR_INVALID;
-	}
-	if (mounts_each_dax("/proc/mounts", same_fs, &st.st_dev))
-		return 0;
-	errmsg_set(ENOTSUP, "memkind_check_dax_path: %s is not on a file system mounted "
-			"with -o dax", pmem_dir);
-	return MEMKIND_ERROR_INVALID;
-}
-
 API VMEM *
 pmalloc_kind_pool(memkind_t kind)
 {
-	return (VMEM *)(void *)heap_of_kind(kind);
+	return (VMEM *)(void *)kind_heap(kind);
 }
 
 API memkind_t
@@ -615,9 +437,9 @@ API int
 memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value)
 {
 	if (!value || (unsigned)stat >= MEMKIND_STAT_TYPE_MAX_VALUE)
-		return invalid("memkind_get_stat: no value to fill, or an unknown statistic");
+		return kind_invalid("memkind_get_stat: no value to fill, or an unknown statistic");
 	if (kind && kind->magic != KIND_MAGIC)
-		return invalid("memkind_get_stat: not a kind");
+		return kind_invalid("memkind_get_stat: not a kind");
 	size_t sum = 0;
 	pthread_mutex_lock(&registry);
 	if (kind) {
@@ -634,139 +456,3 @@ memkind_get_stat(memkind_t kind, memkind_stat_type stat, size_t *value)
 	return 0;
 }
 
-/* ---- allocation ---------------------------------------------------------- */
-
-API void *
-memkind_malloc(memkind_t kind, size_t size)
-{
-	struct heap *h = heap_of_kind(kind);
-	if (unlikely(!h || !size)) {
-		if (!h)
-			errno = kind && kind->magic == KIND_MAGIC ? ENOMEM : EINVAL;
-		return NULL;
-	}
-	return heap_malloc(h, size);
-}
-
-API void *
-memkind_calloc(memkind_t kind, size_t num, size_t size)
-{
-	struct heap *h = heap_of_kind(kind);
-	if (unlikely(!h || !num || !size)) {
-		if (!h)
-			errno = kind && kind->magic == KIND_MAGIC ? ENOMEM : EINVAL;
-		return NULL;
-	}
-	return heap_calloc(h, num, size);
-}
-
-API int
-memkind_posix_memalign(memkind_t kind, void **memptr, size_t alignment, size_t size)
-{
-	if (!memptr || !IS_POW2(alignment) || alignment % sizeof(void *)) {
-		errmsg_set(EINVAL, "memkind_posix_memalign: alignment %zu is not a power of two "
-				"multiple of %zu (or no memptr)", alignment, sizeof(void *));
-		return EINVAL;
-	}
-	*memptr = NULL;
-	struct heap *h = heap_of_kind(kind);
-	if (!h)
-		return kind && kind->magic == KIND_MAGIC ? ENOMEM : EINVAL;
-	if (!size)
-		return 0;
-	int err = errno;
-	void *p = heap_aligned_alloc(h, alignment, size);
-	int ret = p ? 0 : errno;
-	errno = err;
-	*memptr = p;
-	return ret;
-}
-
-/* The heap a thread last freed into without a kind, for the next such free: one
- * range check instead of the radix lookup, while no heap has been destroyed. */
-static __thread struct {
-	uintptr_t base;
-	size_t size;
-	struct heap *heap;
-	unsigned generation;
-} last_owner TLS_HOT;
-
-/* owner_of -- heap_of(ptr), through the thread's last owner */
-static inline struct heap *
-owner_of(void *ptr)
-{
-	unsigned gen = atomic_load_explicit(&heap_generation, memory_order_acquire);
-	if (likely((uintptr_t)ptr - last_owner.base < last_owner.size
-			&& last_owner.generation == gen))
-		return last_owner.heap;
-	struct heap *h = heap_of(ptr);
-	if (h) {
-		last_owner.base = (uintptr_t)h->region.base;
-		last_owner.size = h->region.size;
-		last_owner.heap = h;
-		last_owner.generation = gen;
-	}
-	return h;
-}
-
-API void
-memkind_free(memkind_t kind, void *ptr)
-{
-	if (!ptr)
-		return;
-	struct heap *h = kind && kind->magic == KIND_MAGIC ? atomic_load_explicit(&kind->heap,
-			memory_order_acquire) : NULL;
-	if (!h || (uintptr_t)ptr - (uintptr_t)h->region.base >= h->region.size)
-		h = owner_of(ptr);   /* no kind, or not this kind's: its owner */
-	if (likely(h != NULL))
-		heap_free(h, ptr);
-	else
-		errmsg_set(EINVAL, "memkind_free of %p: no kind allocated it", ptr);
-}
-
-API void *
-memkind_realloc(memkind_t kind, void *ptr, size_t size)
-{
-	if (!ptr)
-		return memkind_malloc(kind ? kind : MEMKIND_DEFAULT, size);
-	struct heap *owner = heap_of(ptr);
-	if (!owner) {
-		errmsg_set(EINVAL, "memkind_realloc of %p: no kind allocated it", ptr);
-		errno = EINVAL;
-		return NULL;
-	}
-	if (!size) {
-		heap_free(owner, ptr);
-		return NULL;
-	}
-	struct heap *h = kind ? heap_of_kind(kind) : owner;
-	if (!h) {
-		errno = kind->magic == KIND_MAGIC ? ENOMEM : EINVAL;
-		return NULL;
-	}
-	if (h == owner)
-		return heap_realloc(h, ptr, size);
-	void *q = heap_malloc(h, size);       /* into another kind: move */
-	if (q) {
-		size_t old = heap_usable_size(owner, ptr);
-		memcpy(q, ptr, MIN(old, size));
-		heap_free(owner, ptr);
-	}
-	return q;
-}
-
-API size_t
-memkind_malloc_usable_size(memkind_t kind, MEMKIND_MALLOC_USABLE_SIZE_CONST void *ptr)
-{
-	(void)kind;          /* the owner is known from the address */
-	struct heap *h = ptr ? heap_of(ptr) : NULL;
-	return h ? heap_usable_size(h, ptr) : 0;
-}
-
-API void *
-memkind_defrag_reallocate(memkind_t kind, void *ptr)
-{
-	(void)kind;
-	struct heap *h = ptr ? heap_of(ptr) : NULL;
-	return h ? heap_defrag(h, ptr) : NULL;
-}
