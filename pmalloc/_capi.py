@@ -344,6 +344,82 @@ def memtier_numpy_allocator(memory: Handle) -> tuple[int, int, int, int, int]:
             *(int(ffi.cast("uintptr_t", f)) for f in fns))  # type: ignore[return-value]
 
 
+# ---- logs (libpmemlog.h) ----
+
+
+def _log_or_raise(plp: Handle, path: str | None) -> Handle:
+    if plp == ffi.NULL:
+        raise last_error(path)
+    return plp
+
+
+def log_create(path: str, size: int, mode: int) -> Handle:
+    return _log_or_raise(lib.pmemlog_create(os.fsencode(path), size, mode), path)
+
+
+def log_open(path: str) -> Handle:
+    return _log_or_raise(lib.pmemlog_open(os.fsencode(path)), path)
+
+
+def log_map(address: int, size: int, create: bool) -> Handle:
+    """A log over memory the caller mapped (the crash simulator's): pmalloc_log_map."""
+    return _log_or_raise(lib.pmalloc_log_map(ffi.cast("void *", address), size, create), None)
+
+
+def log_close(plp: Handle) -> None:
+    lib.pmemlog_close(plp)
+
+
+def log_check(path: str) -> tuple[int, str]:
+    """(pmemlog_check's 1/0/-1, the message when not 1); -1 raises."""
+    r = lib.pmemlog_check(os.fsencode(path))
+    if r < 0:
+        raise last_error(path)
+    return r, "" if r == 1 else (_text(lib.pmalloc_errormsg()) or "")
+
+
+def log_nbyte(plp: Handle) -> int:
+    return int(lib.pmemlog_nbyte(plp))
+
+
+def log_appendv(plp: Handle, parts: list[Any]) -> None:
+    """Append the buffers as one entry (bytes-like objects, kept alive by the caller)."""
+    iov = ffi.new("struct iovec[]", max(len(parts), 1))
+    keep = []
+    for i, part in enumerate(parts):
+        buf = ffi.from_buffer(part)
+        keep.append(buf)
+        iov[i].iov_base = buf
+        iov[i].iov_len = len(buf)
+    if lib.pmemlog_appendv(plp, iov, len(parts)) != 0:
+        raise last_error()
+
+
+def log_tell(plp: Handle) -> int:
+    n = lib.pmemlog_tell(plp)
+    if n < 0:
+        raise last_error()
+    return int(n)
+
+
+def log_rewind(plp: Handle) -> None:
+    lib.pmemlog_rewind(plp)
+
+
+@ffi.def_extern()
+def _log_chunk(buf: Any, size: int, arg: Any) -> int:
+    ffi.from_handle(arg).append(ffi.buffer(buf, size)[:])
+    return 1
+
+
+def log_walk(plp: Handle, chunksize: int) -> list[bytes]:
+    """The log's bytes as pmemlog_walk hands them out, copied."""
+    chunks: list[bytes] = []
+    handle = ffi.new_handle(chunks)
+    lib.pmemlog_walk(plp, chunksize, lib._log_chunk, handle)
+    return chunks
+
+
 def settings(n: int) -> list[dict[str, Any]]:
     """Up to n struct pmalloc_setting rows as dicts: strings as str or None, strict as int."""
     rows = ffi.new("struct pmalloc_setting[]", n)

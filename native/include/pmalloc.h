@@ -144,6 +144,16 @@ void *pmalloc_np_memtier_calloc(void *ctx, size_t nelem, size_t elsize);
 void *pmalloc_np_memtier_realloc(void *ctx, void *ptr, size_t size);
 void pmalloc_np_memtier_free(void *ctx, void *ptr, size_t size);
 
+/* ---- Logs (libpmemlog.h) over memory the caller maps ---------------------- */
+
+struct pmemlog;
+
+/* A log over [addr, addr + size) (at least PMEMLOG_MIN_POOL), formatted first if
+ * create, else checked as pmemlog_open checks a file; durability by the persist
+ * ops for the range (the crash simulator's, in its mappings). pmemlog_close frees
+ * the handle and leaves the memory. NULL + errno + message. */
+struct pmemlog *pmalloc_log_map(void *addr, size_t size, int create);
+
 /* ---- Tunables ----------------------------------------------------------- */
 
 /* Milliseconds a free page may stay dirty before it is purged (default 10000,
