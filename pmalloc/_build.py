@@ -33,7 +33,8 @@ if os.environ.get("PMALLOC_SANITIZE") == "1":
     LDFLAGS = LDFLAGS + _SAN
 
 # One cdef file per public header, in this order: pmalloc.cdef uses libvmem's VMEM.
-CDEF_FILES = ["libvmem.cdef", "libpmem.cdef", "pmalloc.cdef", "memkind.cdef", "libpmemlog.cdef"]
+CDEF_FILES = ["libvmem.cdef", "libpmem.cdef", "pmalloc.cdef", "memkind.cdef", "libpmemlog.cdef",
+              "libpmemblk.cdef"]
 
 
 def _cdef() -> str:
@@ -50,7 +51,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_CDEF)
 ffibuilder.set_source(
     "pmalloc._native",
-    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n#include "memkind_memtier.h"\n#include "libpmemlog.h"\n',
+    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n#include "memkind_memtier.h"\n#include "libpmemlog.h"\n#include "libpmemblk.h"\n',
     sources=LIB_SOURCES,
     include_dirs=INCLUDE_DIRS,
     extra_compile_args=[f for f in CFLAGS if f != "-Werror"],

@@ -348,6 +348,7 @@ def memtier_numpy_allocator(memory: Handle) -> tuple[int, int, int, int, int]:
 
 
 def _log_or_raise(plp: Handle, path: str | None) -> Handle:
+    """A log or block pool handle, or the exception for the failed call."""
     if plp == ffi.NULL:
         raise last_error(path)
     return plp
@@ -418,6 +419,67 @@ def log_walk(plp: Handle, chunksize: int) -> list[bytes]:
     handle = ffi.new_handle(chunks)
     lib.pmemlog_walk(plp, chunksize, lib._log_chunk, handle)
     return chunks
+
+
+# ---- block pools (libpmemblk.h) ----
+
+
+def blk_create(path: str, bsize: int, size: int, mode: int) -> Handle:
+    return _log_or_raise(lib.pmemblk_create(os.fsencode(path), bsize, size, mode), path)
+
+
+def blk_open(path: str, bsize: int) -> Handle:
+    return _log_or_raise(lib.pmemblk_open(os.fsencode(path), bsize), path)
+
+
+def blk_map(address: int, size: int, bsize: int, create: bool) -> Handle:
+    """A block pool over memory the caller mapped (the crash simulator's)."""
+    return _log_or_raise(lib.pmalloc_blk_map(ffi.cast("void *", address), size, bsize,
+                                             create), None)
+
+
+def blk_close(pbp: Handle) -> None:
+    lib.pmemblk_close(pbp)
+
+
+def blk_check(path: str, bsize: int) -> tuple[int, str]:
+    """(pmemblk_check's 1/0, the message when 0); -1 raises."""
+    r = lib.pmemblk_check(os.fsencode(path), bsize)
+    if r < 0:
+        raise last_error(path)
+    return r, "" if r == 1 else (_text(lib.pmalloc_errormsg()) or "")
+
+
+def blk_check_open(pbp: Handle) -> tuple[int, str]:
+    r = lib.pmalloc_blk_check_map(pbp)
+    if r < 0:
+        raise last_error()
+    return r, "" if r == 1 else (_text(lib.pmalloc_errormsg()) or "")
+
+
+def blk_geometry(pbp: Handle) -> tuple[int, int]:
+    """(bsize, nblock)."""
+    return int(lib.pmemblk_bsize(pbp)), int(lib.pmemblk_nblock(pbp))
+
+
+def blk_read_into(pbp: Handle, blockno: int, buf: Any) -> None:
+    if lib.pmemblk_read(pbp, ffi.from_buffer(buf, require_writable=True), blockno) != 0:
+        raise last_error()
+
+
+def blk_write(pbp: Handle, blockno: int, data: Any) -> None:
+    if lib.pmemblk_write(pbp, ffi.from_buffer(data), blockno) != 0:
+        raise last_error()
+
+
+def blk_set_zero(pbp: Handle, blockno: int) -> None:
+    if lib.pmemblk_set_zero(pbp, blockno) != 0:
+        raise last_error()
+
+
+def blk_set_error(pbp: Handle, blockno: int) -> None:
+    if lib.pmemblk_set_error(pbp, blockno) != 0:
+        raise last_error()
 
 
 def settings(n: int) -> list[dict[str, Any]]:

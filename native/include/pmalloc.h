@@ -154,6 +154,19 @@ struct pmemlog;
  * the handle and leaves the memory. NULL + errno + message. */
 struct pmemlog *pmalloc_log_map(void *addr, size_t size, int create);
 
+/* ---- Block pools (libpmemblk.h) over memory the caller maps ---------------- */
+
+struct pmemblk;
+
+/* A block pool over [addr, addr + size), formatted with bsize-byte blocks first if
+ * create, else checked and recovered as pmemblk_open does (bsize 0: any); the
+ * persist ops for the range make it durable (the crash simulator's in its
+ * mappings). pmemblk_close frees the handle and leaves the memory. NULL + errno. */
+struct pmemblk *pmalloc_blk_map(void *addr, size_t size, size_t bsize, int create);
+
+/* The full consistency walk of pmemblk_check on an open pool: 1, 0 (message), -1. */
+int pmalloc_blk_check_map(struct pmemblk *pbp);
+
 /* ---- Tunables ----------------------------------------------------------- */
 
 /* Milliseconds a free page may stay dirty before it is purged (default 10000,
