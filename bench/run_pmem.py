@@ -104,15 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         return 0
     took = (report.now() - started).total_seconds()
-    section = f"""## libpmem (issue 4)
-
-Command (from the repository root, pmalloc built in .venv):
-
-```
-{results.command("run_pmem.py", args.argv)}
-```
-
-Run {started:%Y-%m-%d %H:%M %Z}, {reps} reps alternating pmalloc / PMDK / memcpy,
+    intro = f"""Run {started:%Y-%m-%d %H:%M %Z}, {reps} reps alternating pmalloc / PMDK / memcpy,
 {args.seconds} s per row, took {took:.0f} s. One driver, `bench/src/pmem_driver.c`, built
 against pmalloc's `libpmem.h` + `libpmalloc.so`, against Debian's PMDK 1.12.1 `-lpmem`, and
 with `-DBENCH_PLAIN` (plain `memcpy`, no flush: the ceiling, not a contender). A 64 MiB file
@@ -120,16 +112,11 @@ in {args.pool_dir} mapped with `pmem_map_file`, `PMEM_IS_PMEM_FORCE=1`; copies g
 successive offsets of the file, from a 4 MiB source. `memcpy_persist` = `pmem_memcpy_persist`;
 `memcpy+persist` = `memcpy` then `pmem_persist`; `persist_line` = dirty one byte of a 64 B
 line, `pmem_persist` that line. Medians; ratios > 1 mean pmalloc is faster (for
-`persist_line`: PMDK's ns / ours).
-
-{table}
-
-{target}
-
-""" + "".join(f"{ln}\n" for ln in report.problems("Problems in this run:", fails)) + """\
-Build commands:
-
-""" + "\n".join(f"- {c.name}: `{setup.builds[c.driver]}`" for c in setup.live)
+`persist_line`: PMDK's ns / ours)."""
+    section = results.build_section(
+        "libpmem (issue 4)", "run_pmem.py", args.argv, intro, table, target,
+        report.problems("Problems in this run:", fails),
+        [f"{c.name}: `{setup.builds[c.driver]}`" for c in setup.live])
     results.write_section(BENCH / "RESULTS.md", "run_pmem.py", section)
     return 0
 

@@ -14,6 +14,8 @@ PACKAGES=(
     libtcmalloc-minimal4    # /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
     libmemkind-dev          # memkind.h + libmemkind.so (the PMEM kind)
     libpmem-dev             # PMDK's libpmem.h + libpmem.so (run_pmem.py)
+    libpmemlog-dev          # PMDK 1.12 libpmemlog (run_logblk.py)
+    libpmemblk-dev          # PMDK 1.12 libpmemblk (run_logblk.py)
     sqlite3                 # the sqlite workload of run_programs.py
     hyperfine
     time

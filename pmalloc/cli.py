@@ -131,7 +131,42 @@ def info_report() -> dict[str, object]:
 
 
 def _info(args: argparse.Namespace) -> int:
-    _emit(info_report(), args.json)
+    if args.path is None:
+        _emit(info_report(), args.json)
+        return 0
+    from . import poolfile
+    try:
+        _emit(poolfile.info(args.path), args.json)
+    except (PmallocError, OSError) as exc:
+        print(f"pmalloc info: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, OSError) else 1
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Exit 0 when the pool is consistent, 1 when it is not (saying why), 2 on an error."""
+    from . import poolfile
+    try:
+        ok, why = poolfile.check(args.path)
+    except (PmallocError, OSError) as exc:
+        print(f"pmalloc check: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.path}: {'consistent' if ok else 'not consistent: ' + why}")
+    return 0 if ok else 1
+
+
+def _create(args: argparse.Namespace) -> int:
+    """Create a log or block pool file."""
+    from .blk import BlockPool
+    from .log import Log
+    try:
+        if args.type == "log":
+            Log.create(args.path, args.size).close()
+        else:
+            BlockPool.create(args.path, args.bsize, args.size).close()
+    except (PmallocError, OSError) as exc:
+        print(f"pmalloc create: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -264,8 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     path.set_defaults(func=_preload_path)
     info = sub.add_parser("info", help="versions, header and library paths, default pool dir, "
                           "the CPU's flush and copy paths, DAX mounts")
+    info.add_argument("path", nargs="?", default=None,
+                      help="a pool file: its type, sizes, usage and header fields instead")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=_info)
+    check = sub.add_parser("check", help="check a pool file (exit 0 consistent, 1 not, "
+                           "2 error)")
+    check.add_argument("path")
+    check.set_defaults(func=_check)
+    create = sub.add_parser("create", help="create a log or block pool file")
+    create.add_argument("type", choices=["log", "blk"])
+    create.add_argument("path")
+    create.add_argument("--size", type=parse_size, required=True, help="e.g. 64M, 1G")
+    create.add_argument("--bsize", type=parse_size, default=512,
+                        help="block size of a blk pool (default 512)")
+    create.set_defaults(func=_create)
     bench_parser = sub.add_parser("bench", help="benchmark pmalloc against the allocators "
                                   "installed here", description=bench.DESCRIPTION)
     bench.add_arguments(bench_parser, PoolDir)

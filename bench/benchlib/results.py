@@ -25,3 +25,13 @@ def write_section(path: Path, name: str, body: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def build_section(title: str, script: str, argv: list[str], intro: str, table: str,
+                  target: str, problems: list[str], builds: list[str]) -> str:
+    """A suite's section against a library anchor: the command, what was run, the table,
+    the target's verdict, the run's problems, and the build commands."""
+    return "\n".join([f"## {title}", "", "Command (from the repository root, pmalloc built in "
+                      ".venv):", "", "```", command(script, argv), "```", "", intro, "",
+                      table, "", target, "", *problems, "Build commands:", "",
+                      *(f"- {b}" for b in builds)])

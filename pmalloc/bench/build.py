@@ -62,6 +62,7 @@ class Driver:
     header: str = ""
     package: str = ""
     pmalloc: bool = False  # pmalloc's headers and a copy of libpmalloc.so
+    more_libs: tuple[str, ...] = ()  # further system libraries, linked after it
 
 
 DRIVERS = {
@@ -76,6 +77,9 @@ DRIVERS = {
     "pmem-pmalloc": Driver("pmem_driver.c", pmalloc=True),
     "pmem-pmdk": Driver("pmem_driver.c", lib="pmem", header="libpmem.h", package="libpmem-dev"),
     "pmem-memcpy": Driver("pmem_driver.c", ("-DBENCH_PLAIN",)),
+    "logblk-pmalloc": Driver("logblk_driver.c", pmalloc=True),
+    "logblk-pmdk": Driver("logblk_driver.c", lib="pmemlog", header="libpmemlog.h",
+                          package="libpmemlog-dev libpmemblk-dev", more_libs=("-lpmemblk",)),
 }
 
 
@@ -175,7 +179,7 @@ def compile_driver(name: str, pm: Pmalloc | None, places: Places) -> tuple[Path,
     if d.pmalloc:
         libs += ["-L", places.shown(libdir), "-lpmalloc", f"-Wl,-rpath,{libdir.resolve()}"]
     cmd = [cc, *places.cflags, *d.flags, *inc, "-I", places.shown(src),
-           places.shown(src / d.source), "-o", places.shown(exe), *libs]
+           places.shown(src / d.source), "-o", places.shown(exe), *libs, *d.more_libs]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=places.root)
     if r.returncode != 0:
         tail = "\n".join(r.stderr.strip().splitlines()[-8:])

@@ -267,14 +267,24 @@ append_locked(struct pmemlog *l, const struct iovec *iov, int n, size_t total)
 		return -1;
 	}
 	uint64_t at = end;
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_len && !pmemops_memcpy(l->ops, l->base + at, iov[i].iov_base,
-				iov[i].iov_len, PMEM_F_MEM_NODRAIN))
+	if (l->ops == &pmemops_msync) {
+		/* msync is a system call: the pieces, then one for the whole entry */
+		for (int i = 0; i < n; i++) {
+			memcpy(l->base + at, iov[i].iov_base, iov[i].iov_len);
+			at += iov[i].iov_len;
+		}
+		if (at > end && pmemops_persist(l->ops, l->base + end, at - end) != 0)
 			return -1;
-		at += iov[i].iov_len;
+	} else {
+		for (int i = 0; i < n; i++) {
+			if (iov[i].iov_len && !pmemops_memcpy(l->ops, l->base + at, iov[i].iov_base,
+					iov[i].iov_len, PMEM_F_MEM_NODRAIN))
+				return -1;
+			at += iov[i].iov_len;
+		}
+		if (pmemops_drain(l->ops) != 0)
+			return -1;
 	}
-	if (pmemops_drain(l->ops) != 0)
-		return -1;
 	return set_end(l, at);
 }
 
