@@ -388,6 +388,12 @@ btt_write(struct btt *b, uint64_t lba, const void *buf)
 	pthread_mutex_lock(ml);
 	uint32_t old = __atomic_load_n(&b->map[lba], __ATOMIC_ACQUIRE);
 	uint32_t old_entry = old ? old : MAP_SET | (uint32_t)lba;
+	if (!(old_entry & MAP_SET) || aba_of(old_entry, lba) >= b->nblocks) {
+		/* its block would become this lane's free one: never trust it */
+		errmsg_set(EUCLEAN, "block %llu: map entry %#x is corrupt", (unsigned long long)lba,
+				old);
+		goto unlock;
+	}
 	uint32_t new_entry = MAP_SET | free_aba;
 	uint64_t first = (uint64_t)(uint32_t)lba | (uint64_t)old_entry << 32;
 	uint32_t seq = flog_next(l->seq);
