@@ -76,8 +76,8 @@ def check(m) -> None:
 
 
 def test_every_crash_state_reads_whole_blocks_and_loses_none():
-    report = sim.run(workload, check, SIZE, initial=INITIAL, max_states=64)
-    assert report.points >= 2 * len(STEPS) and report.states > 1000, report
+    report = sim.run(workload, check, SIZE, initial=INITIAL, max_states=256)
+    assert report.points >= 2 * len(STEPS) and report.states > 2000, report
 
 
 def test_threads_in_the_simulator():
