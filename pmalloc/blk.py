@@ -11,13 +11,11 @@ at once. A file that is not a valid block pool raises CorruptPoolError with the 
 from __future__ import annotations
 
 import operator
-import threading
-from types import TracebackType
 from typing import Any, Final
 
 from pmalloc import _args, _capi
-from pmalloc._nocopy import NoCopy
-from pmalloc.errors import CorruptPoolError, InvalidArgumentError, PoolClosedError
+from pmalloc._handle import PoolHandle
+from pmalloc.errors import CorruptPoolError, InvalidArgumentError
 
 __all__ = ["BlockPool", "MIN_POOL_SIZE", "MIN_BLOCK_SIZE"]
 
@@ -26,16 +24,16 @@ MIN_POOL_SIZE: Final = (16 << 20) + (8 << 10)
 MIN_BLOCK_SIZE: Final = 512
 
 
-class BlockPool(NoCopy):
+class BlockPool(PoolHandle):
     """An open block pool. Made by :meth:`create` and :meth:`open` (and for tests, ``_map``)."""
 
     _nocopy_why = "it owns a C block pool handle, which a copy would close twice"
+    _what = "block pool"
+    _release = staticmethod(_capi.blk_close)
 
     def __init__(self, handle: Any, path: str | None) -> None:
-        self._pbp: Any = handle
-        self._path = path
+        super().__init__(handle, path)
         self._bsize, self._nblock = _capi.blk_geometry(handle)
-        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, path: _args.PathArg, bsize: int, size: int, mode: int = 0o666) -> BlockPool:
@@ -79,11 +77,6 @@ class BlockPool(NoCopy):
         ok, why = _capi.blk_check_open(self._handle())
         return ok == 1, why
 
-    def _handle(self) -> Any:
-        if self._pbp is None:
-            raise PoolClosedError("operation on a closed block pool")
-        return self._pbp
-
     def _index(self, i: Any) -> int:
         n = operator.index(i)
         if n < 0:
@@ -91,10 +84,6 @@ class BlockPool(NoCopy):
         if not 0 <= n < self._nblock:
             raise IndexError(f"block {i} of a pool of {self._nblock}")
         return n
-
-    @property
-    def closed(self) -> bool:
-        return self._pbp is None
 
     @property
     def bsize(self) -> int:
@@ -132,25 +121,6 @@ class BlockPool(NoCopy):
         """Reads of block ``i`` raise OSError(EIO) until it is written."""
         _capi.blk_set_error(self._handle(), self._index(i))
 
-    def close(self) -> None:
-        """Close the pool; safe twice."""
-        with self._lock:
-            pbp, self._pbp = self._pbp, None
-        if pbp is not None:
-            _capi.blk_close(pbp)
-
-    def __enter__(self) -> BlockPool:
-        self._handle()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_pbp", None) is not None:
-            self.close()
-
     def __repr__(self) -> str:
-        state = "closed" if self._pbp is None else f"{self._nblock} x {self._bsize} B"
+        state = "closed" if self.closed else f"{self._nblock} x {self._bsize} B"
         return f"<pmalloc.blk.BlockPool {self._path or 'mapping'} {state}>"

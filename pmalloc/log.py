@@ -14,14 +14,12 @@ OSError(ENOSPC); a file that is not a valid log pool raises CorruptPoolError wit
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 from typing import Any, Final
 
 from pmalloc import _args, _capi
-from pmalloc._nocopy import NoCopy
-from pmalloc.errors import CorruptPoolError, InvalidArgumentError, PoolClosedError
+from pmalloc._handle import PoolHandle
+from pmalloc.errors import CorruptPoolError, InvalidArgumentError
 
 __all__ = ["Log", "MIN_POOL_SIZE"]
 
@@ -37,15 +35,12 @@ def _opening(call: Any, path: str, *args: Any) -> Any:
         raise CorruptPoolError(f"{path}: {exc}") from None
 
 
-class Log(NoCopy):
+class Log(PoolHandle):
     """An open log pool. Made by :meth:`create`, :meth:`open` (and for tests, ``_map``)."""
 
     _nocopy_why = "it owns a C log handle, which a copy would close twice"
-
-    def __init__(self, handle: Any, path: str | None) -> None:
-        self._plp: Any = handle
-        self._path = path
-        self._lock = threading.Lock()     # close against use from other threads
+    _what = "log"
+    _release = staticmethod(_capi.log_close)
 
     @classmethod
     def create(cls, path: _args.PathArg, size: int, mode: int = 0o666) -> Log:
@@ -76,15 +71,6 @@ class Log(NoCopy):
             return cls(_capi.log_map(address, size, create), None)
         except InvalidArgumentError as exc:
             raise CorruptPoolError(str(exc)) from None
-
-    def _handle(self) -> Any:
-        if self._plp is None:
-            raise PoolClosedError("operation on a closed log")
-        return self._plp
-
-    @property
-    def closed(self) -> bool:
-        return self._plp is None
 
     @property
     def nbyte(self) -> int:
@@ -122,27 +108,8 @@ class Log(NoCopy):
     def __bytes__(self) -> bytes:
         return b"".join(self.walk(0))
 
-    def close(self) -> None:
-        """Close the log; safe twice."""
-        with self._lock:
-            plp, self._plp = self._plp, None
-        if plp is not None:
-            _capi.log_close(plp)
-
-    def __enter__(self) -> Log:
-        self._handle()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_plp", None) is not None:
-            self.close()
-
     def __repr__(self) -> str:
-        state = "closed" if self._plp is None else f"{self.tell()} bytes"
+        state = "closed" if self.closed else f"{self.tell()} bytes"
         return f"<pmalloc.log.Log {self._path or 'mapping'} {state}>"
 
 

@@ -207,18 +207,7 @@ pmemblk_set_error(PMEMblkpool *pbp, long long blockno)
 API const char *
 pmemblk_check_version(unsigned major_required, unsigned minor_required)
 {
-	static __thread char msg[128];
-	if (major_required != PMEMBLK_MAJOR_VERSION) {
-		snprintf(msg, sizeof(msg), "libpmemblk major version mismatch (need %u, found %d)",
-				major_required, PMEMBLK_MAJOR_VERSION);
-		return msg;
-	}
-	if (minor_required > PMEMBLK_MINOR_VERSION) {
-		snprintf(msg, sizeof(msg), "libpmemblk minor version mismatch (need %u, found %d)",
-				minor_required, PMEMBLK_MINOR_VERSION);
-		return msg;
-	}
-	return NULL;
+	return errmsg_version("libpmemblk", PMEMBLK_MAJOR_VERSION, PMEMBLK_MINOR_VERSION, major_required, minor_required);
 }
 
 API const char *

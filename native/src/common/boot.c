@@ -2,6 +2,8 @@
  * boot.c -- the bootstrap arena (boot.h): a bump allocator over static memory
  */
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -11,8 +13,36 @@
 
 #define BOOT_BYTES ((size_t)256 << 10)
 
+enum { BOOT_NEW, BOOT_STARTING, BOOT_DONE };
+
+static _Atomic int boot_state = BOOT_NEW;
+static __thread int boot_starting TLS_HOT;   /* this thread is starting the library */
 static _Alignas(64) unsigned char boot_arena[BOOT_BYTES];
 static size_t boot_used;                  /* only the starting thread touches it */
+
+enum boot_step
+boot_begin(void)
+{
+	if (atomic_load_explicit(&boot_state, memory_order_acquire) == BOOT_DONE)
+		return BOOT_READY;
+	if (boot_starting)
+		return BOOT_INSIDE;
+	int expected = BOOT_NEW;
+	if (!atomic_compare_exchange_strong(&boot_state, &expected, BOOT_STARTING)) {
+		while (atomic_load_explicit(&boot_state, memory_order_acquire) != BOOT_DONE)
+			sched_yield();
+		return BOOT_READY;
+	}
+	boot_starting = 1;
+	return BOOT_RUN;
+}
+
+void
+boot_end(void)
+{
+	boot_starting = 0;
+	atomic_store_explicit(&boot_state, BOOT_DONE, memory_order_release);
+}
 
 void *
 boot_alloc(size_t size, size_t align)

@@ -17,6 +17,14 @@ void *boot_alloc(size_t size, size_t align);
  * to a setting it cannot run with (no allocation, no atexit handlers). */
 void boot_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* The library's start, once per process: boot_begin says what the calling thread
+ * is to do (BOOT_READY: go on; BOOT_INSIDE: it is the thread starting the library,
+ * calling back in: serve from the arena; BOOT_RUN: start it now, then boot_end).
+ * Threads arriving while another starts it wait until it is ready. */
+enum boot_step { BOOT_READY, BOOT_INSIDE, BOOT_RUN };
+enum boot_step boot_begin(void);
+void boot_end(void);
+
 /* Whether p lies in the arena. */
 bool is_boot(const void *p);
 

@@ -67,3 +67,20 @@ util_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+const char *
+errmsg_version(const char *lib, unsigned major, unsigned minor, unsigned major_required,
+		unsigned minor_required)
+{
+	if (major_required != major) {
+		errmsg_set(EINVAL, "%s major version mismatch (need %u, found %u)", lib,
+				major_required, major);
+		return errmsg_get();
+	}
+	if (minor_required > minor) {
+		errmsg_set(EINVAL, "%s minor version mismatch (need %u, found %u)", lib,
+				minor_required, minor);
+		return errmsg_get();
+	}
+	return NULL;
+}

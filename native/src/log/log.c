@@ -373,18 +373,7 @@ pmemlog_walk(PMEMlogpool *plp, size_t chunksize,
 API const char *
 pmemlog_check_version(unsigned major_required, unsigned minor_required)
 {
-	static __thread char msg[128];
-	if (major_required != PMEMLOG_MAJOR_VERSION) {
-		snprintf(msg, sizeof(msg), "libpmemlog major version mismatch (need %u, found %d)",
-				major_required, PMEMLOG_MAJOR_VERSION);
-		return msg;
-	}
-	if (minor_required > PMEMLOG_MINOR_VERSION) {
-		snprintf(msg, sizeof(msg), "libpmemlog minor version mismatch (need %u, found %d)",
-				minor_required, PMEMLOG_MINOR_VERSION);
-		return msg;
-	}
-	return NULL;
+	return errmsg_version("libpmemlog", PMEMLOG_MAJOR_VERSION, PMEMLOG_MINOR_VERSION, major_required, minor_required);
 }
 
 API const char *

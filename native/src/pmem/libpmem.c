@@ -311,17 +311,7 @@ pmem_memset_nodrain(void *pmemdest, int c, size_t len)
 API const char *
 pmem_check_version(unsigned major_required, unsigned minor_required)
 {
-	if (major_required != PMEM_MAJOR_VERSION) {
-		errmsg_set(EINVAL, "libpmem major version mismatch (need %u, found %u)",
-			major_required, PMEM_MAJOR_VERSION);
-		return errmsg_get();
-	}
-	if (minor_required > PMEM_MINOR_VERSION) {
-		errmsg_set(EINVAL, "libpmem minor version mismatch (need %u, found %u)",
-			minor_required, PMEM_MINOR_VERSION);
-		return errmsg_get();
-	}
-	return NULL;
+	return errmsg_version("libpmem", PMEM_MAJOR_VERSION, PMEM_MINOR_VERSION, major_required, minor_required);
 }
 
 API const char *

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,12 +29,9 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
-enum shim_state { SHIM_NEW, SHIM_STARTING, SHIM_READY };
 
 static _Atomic(struct heap *) shim_heap;  /* the pool's heap once ready */
 static _Atomic(struct heap *) shim_fallback; /* anonymous heap (PMALLOC_FALLBACK=1) */
-static _Atomic int shim_state = SHIM_NEW;
-static __thread int shim_starting TLS_HOT; /* this thread is creating the heap */
 static bool shim_fallback_on;
 static bool shim_stats;
 
@@ -63,18 +59,9 @@ static void shim_report(void);
 static bool
 shim_start(void)
 {
-	int s = atomic_load_explicit(&shim_state, memory_order_acquire);
-	if (s == SHIM_READY)
-		return true;
-	if (shim_starting)
-		return false;
-	int expected = SHIM_NEW;
-	if (!atomic_compare_exchange_strong(&shim_state, &expected, SHIM_STARTING)) {
-		while (atomic_load_explicit(&shim_state, memory_order_acquire) != SHIM_READY)
-			sched_yield();
-		return true;
-	}
-	shim_starting = 1;
+	enum boot_step step = boot_begin();
+	if (step != BOOT_RUN)
+		return step == BOOT_READY;
 	size_t size = ALIGN_DOWN(shim_settings(), PAGE);
 	struct region r;
 	if (region_create_tmpfile(&r, options_str(OPT_POOL_DIR), size) != 0)
@@ -87,8 +74,7 @@ shim_start(void)
 		(void)purger_add(&h->ext);
 	if (shim_stats)
 		atexit(shim_report);
-	shim_starting = 0;
-	atomic_store_explicit(&shim_state, SHIM_READY, memory_order_release);
+	boot_end();
 	return true;
 }
 

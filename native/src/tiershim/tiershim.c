@@ -9,7 +9,6 @@
  * PMALLOC_STATS=1 each tier's bytes are printed at exit.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +24,8 @@
 
 #define TIER_EXPORT __attribute__((visibility("default")))
 
-enum { TIERS_NEW, TIERS_STARTING, TIERS_READY };
-
 static struct pmalloc_tiers *tiers;
 static _Atomic(struct memtier_memory *) memory;
-static _Atomic int state = TIERS_NEW;
-static __thread int starting;
 
 static void
 report(void)
@@ -56,17 +51,9 @@ report(void)
 static bool
 start(void)
 {
-	if (atomic_load_explicit(&state, memory_order_acquire) == TIERS_READY)
-		return true;
-	if (starting)
-		return false;
-	int expected = TIERS_NEW;
-	if (!atomic_compare_exchange_strong(&state, &expected, TIERS_STARTING)) {
-		while (atomic_load_explicit(&state, memory_order_acquire) != TIERS_READY)
-			sched_yield();
-		return true;
-	}
-	starting = 1;
+	enum boot_step step = boot_begin();
+	if (step != BOOT_RUN)
+		return step == BOOT_READY;
 	static const enum option_id checked[] = { OPT_POOL_DIR, OPT_DECAY_MS, OPT_STATS,
 		OPT_HBW_NODES, OPT_TIERS };
 	for (size_t i = 0; i < ARRAY_SIZE(checked); i++)
@@ -80,8 +67,7 @@ start(void)
 	if (options_num(OPT_STATS) == 1)
 		atexit(report);
 	atomic_store_explicit(&memory, pmalloc_tiers_memory(tiers), memory_order_release);
-	starting = 0;
-	atomic_store_explicit(&state, TIERS_READY, memory_order_release);
+	boot_end();
 	return true;
 }
 

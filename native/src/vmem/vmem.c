@@ -34,18 +34,7 @@ heap_arg(VMEM *vmp)
 API const char *
 vmem_check_version(unsigned major_required, unsigned minor_required)
 {
-	static __thread char msg[128];
-	if (major_required != VMEM_MAJOR_VERSION) {
-		snprintf(msg, sizeof(msg), "libvmem major version mismatch (need %u, found %u)",
-				major_required, VMEM_MAJOR_VERSION);
-		return msg;
-	}
-	if (minor_required > VMEM_MINOR_VERSION) {
-		snprintf(msg, sizeof(msg), "libvmem minor version mismatch (need %u, found %u)",
-				minor_required, VMEM_MINOR_VERSION);
-		return msg;
-	}
-	return NULL;
+	return errmsg_version("libvmem", VMEM_MAJOR_VERSION, VMEM_MINOR_VERSION, major_required, minor_required);
 }
 
 API const char *
