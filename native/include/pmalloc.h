@@ -167,6 +167,24 @@ struct pmemblk *pmalloc_blk_map(void *addr, size_t size, size_t bsize, int creat
 /* The full consistency walk of pmemblk_check on an open pool: 1, 0 (message), -1. */
 int pmalloc_blk_check_map(struct pmemblk *pbp);
 
+/* ---- Object pools (libpmemobj.h) over memory the caller maps --------------- */
+
+struct pmemobjpool;
+
+/* An object pool over [addr, addr + size), formatted with layout first if
+ * create, else checked and recovered as pmemobj_open does (layout NULL: any);
+ * the persist ops for the range make it durable (the crash simulator's in its
+ * mappings). pmemobj_close frees the handle and leaves the memory. NULL + errno. */
+struct pmemobjpool *pmalloc_obj_map(void *addr, size_t size, const char *layout, int create);
+
+/* The consistency walk of pmemobj_check on an open pool: 1, 0 (message), -1. */
+int pmalloc_obj_check_map(struct pmemobjpool *pop);
+
+/* Heap figures of an open pool: bytes in free pages, bytes of user objects
+ * (their usable sizes) and how many there are (the root included). */
+void pmalloc_obj_usage(struct pmemobjpool *pop, uint64_t *free_bytes, uint64_t *used_bytes,
+		uint64_t *objects);
+
 /* ---- Tunables ----------------------------------------------------------- */
 
 /* Milliseconds a free page may stay dirty before it is purged (default 10000,

@@ -123,6 +123,85 @@ const struct pmem_ops pmemops_msync = {
 	NULL, "msync",
 };
 
+/* ---- msync, batched: flush notes pages, drain syncs them ---- */
+
+/* Each thread's pages flushed since its last drain: page-aligned ranges, merged
+ * when they touch, so a drain makes one system call per separate run of pages
+ * instead of one per flush. */
+#define BATCH_RANGES 16
+
+static __thread struct {
+	uintptr_t lo[BATCH_RANGES], hi[BATCH_RANGES];
+	unsigned n;
+} batch;
+
+static int
+ops_batch_drain(void *ctx)
+{
+	int ret = 0;
+	for (unsigned i = 0; i < batch.n; i++)
+		ret |= ops_msync_persist(ctx, (void *)batch.lo[i], batch.hi[i] - batch.lo[i]);
+	batch.n = 0;
+	return ret ? -1 : 0;
+}
+
+static int
+ops_batch_flush(void *ctx, const void *addr, size_t len)
+{
+	if (len == 0)
+		return 0;
+	uintptr_t lo = ALIGN_DOWN((uintptr_t)addr, PAGE);
+	uintptr_t hi = ALIGN_UP((uintptr_t)addr + len, PAGE);
+	for (unsigned i = 0; i < batch.n; i++) {
+		if (lo <= batch.hi[i] && hi >= batch.lo[i]) {
+			batch.lo[i] = MIN(lo, batch.lo[i]);
+			batch.hi[i] = MAX(hi, batch.hi[i]);
+			return 0;
+		}
+	}
+	if (batch.n == BATCH_RANGES && ops_batch_drain(ctx) != 0)
+		return -1;
+	batch.lo[batch.n] = lo;
+	batch.hi[batch.n] = hi;
+	batch.n++;
+	return 0;
+}
+
+static int
+ops_batch_persist(void *ctx, const void *addr, size_t len)
+{
+	if (ops_batch_flush(ctx, addr, len) != 0)
+		return -1;
+	return ops_batch_drain(ctx);
+}
+
+static void *
+ops_batch_copy(void *ctx, void *dst, const void *src, size_t len, unsigned flags)
+{
+	memmove(dst, src, len);
+	if (flags & PMEM_F_MEM_NOFLUSH)
+		return dst;
+	int r = flags & PMEM_F_MEM_NODRAIN ? ops_batch_flush(ctx, dst, len)
+		: ops_batch_persist(ctx, dst, len);
+	return r ? NULL : dst;
+}
+
+static void *
+ops_batch_fill(void *ctx, void *dst, int c, size_t len, unsigned flags)
+{
+	memset(dst, c, len);
+	if (flags & PMEM_F_MEM_NOFLUSH)
+		return dst;
+	int r = flags & PMEM_F_MEM_NODRAIN ? ops_batch_flush(ctx, dst, len)
+		: ops_batch_persist(ctx, dst, len);
+	return r ? NULL : dst;
+}
+
+const struct pmem_ops pmemops_msync_batch = {
+	ops_batch_persist, ops_batch_flush, ops_batch_drain, ops_batch_copy, ops_batch_fill,
+	NULL, "msync",
+};
+
 /* ---- volatile: nothing to make durable ---- */
 
 static int

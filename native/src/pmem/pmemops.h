@@ -47,6 +47,10 @@ extern const struct pmem_ops pmemops_pmem;
 /* msync for persist and flush, no drain: for files that are not pmem. */
 extern const struct pmem_ops pmemops_msync;
 
+/* msync too, but flush only notes the pages and drain syncs them, merged: for
+ * layers that flush several ranges and then drain (obj/). */
+extern const struct pmem_ops pmemops_msync_batch;
+
 /* Nothing to flush: for volatile memory. */
 extern const struct pmem_ops pmemops_volatile;
 
