@@ -16,6 +16,7 @@ PACKAGES=(
     libpmem-dev             # PMDK's libpmem.h + libpmem.so (run_pmem.py)
     libpmemlog-dev          # PMDK 1.12 libpmemlog (run_logblk.py)
     libpmemblk-dev          # PMDK 1.12 libpmemblk (run_logblk.py)
+    libpmemobj-dev          # PMDK 1.12 libpmemobj (run_obj.py)
     sqlite3                 # the sqlite workload of run_programs.py
     hyperfine
     time

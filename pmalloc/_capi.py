@@ -652,3 +652,36 @@ def sim_set_hook(sim: Handle, hook: Callable[[int], int] | None) -> Any:
     handle = ffi.new_handle(hook)
     lib.pmalloc_sim_set_hook(sim, lib._pmalloc_sim_hook, handle)
     return handle
+
+
+# ---- object pools (libpmemobj.h): what the CLI needs; pmalloc.obj builds on these ----
+
+
+def obj_create(path: str, layout: str | None, size: int, mode: int) -> Handle:
+    lay = layout.encode() if layout is not None else ffi.NULL
+    return _log_or_raise(lib.pmemobj_create(os.fsencode(path), lay, size, mode), path)
+
+
+def obj_open(path: str, layout: str | None) -> Handle:
+    lay = layout.encode() if layout is not None else ffi.NULL
+    return _log_or_raise(lib.pmemobj_open(os.fsencode(path), lay), path)
+
+
+def obj_close(pop: Handle) -> None:
+    lib.pmemobj_close(pop)
+
+
+def obj_check(path: str, layout: str | None) -> tuple[int, str]:
+    """(pmemobj_check's 1/0, the message when not 1); -1 raises."""
+    lay = layout.encode() if layout is not None else ffi.NULL
+    r = lib.pmemobj_check(os.fsencode(path), lay)
+    if r < 0:
+        raise last_error(path)
+    return r, "" if r == 1 else (_text(lib.pmalloc_errormsg()) or "")
+
+
+def obj_usage(pop: Handle) -> tuple[int, int, int, int]:
+    """(free bytes, bytes of user objects, objects, root size) of an open pool."""
+    out = ffi.new("uint64_t[3]")
+    lib.pmalloc_obj_usage(pop, out, out + 1, out + 2)
+    return int(out[0]), int(out[1]), int(out[2]), int(lib.pmemobj_root_size(pop))

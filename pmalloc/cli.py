@@ -156,11 +156,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    """Create a log or block pool file."""
+    """Create a log, block or object pool file."""
     from .blk import BlockPool
     from .log import Log
     try:
-        if args.type == "log":
+        if args.type == "obj":
+            from . import _capi
+            _capi.obj_close(_capi.obj_create(args.path, args.layout, args.size, 0o644))
+        elif args.type == "log":
             Log.create(args.path, args.size).close()
         else:
             BlockPool.create(args.path, args.bsize, args.size).close()
@@ -307,12 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "2 error)")
     check.add_argument("path")
     check.set_defaults(func=_check)
-    create = sub.add_parser("create", help="create a log or block pool file")
-    create.add_argument("type", choices=["log", "blk"])
+    create = sub.add_parser("create", help="create a log, block or object pool file")
+    create.add_argument("type", choices=["log", "blk", "obj"])
     create.add_argument("path")
     create.add_argument("--size", type=parse_size, required=True, help="e.g. 64M, 1G")
     create.add_argument("--bsize", type=parse_size, default=512,
                         help="block size of a blk pool (default 512)")
+    create.add_argument("--layout", default=None, help="layout name of an obj pool")
     create.set_defaults(func=_create)
     bench_parser = sub.add_parser("bench", help="benchmark pmalloc against the allocators "
                                   "installed here", description=bench.DESCRIPTION)

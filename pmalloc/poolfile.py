@@ -2,7 +2,7 @@
 
 Every pool format of pmalloc starts the same way: an 8-byte signature, the format's major and
 minor version (little-endian uint32 each) and a 16-byte UUID. The rest is the format's own,
-read through its library (pmalloc.log, pmalloc.blk).
+read through its library (pmalloc.log, pmalloc.blk, libpmemobj through _capi).
 """
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import struct
 import uuid
 from typing import Any
 
+from pmalloc import _capi
 from pmalloc.blk import BlockPool
 from pmalloc.errors import CorruptPoolError
 from pmalloc.log import Log
 
-SIGNATURES = {b"PMALLOCL": "log", b"PMALLOCB": "blk"}
+SIGNATURES = {b"PMALLOCL": "log", b"PMALLOCB": "blk", b"PMALOBJ\0": "obj"}
 
 
 def kind_of(path: str) -> tuple[str | None, dict[str, Any]]:
@@ -33,10 +34,21 @@ def info(path: str) -> dict[str, Any]:
     """The figures of the pool at path; CorruptPoolError when it is not a sound pool."""
     kind, header = kind_of(path)
     if kind is None:
-        raise CorruptPoolError(f"{path}: not a pmalloc pool (log or blk)")
+        raise CorruptPoolError(f"{path}: not a pmalloc pool (log, blk or obj)")
     report: dict[str, Any] = {"path": path, "type": kind, **header,
                               "file_size": os.stat(path).st_size}
-    if kind == "log":
+    if kind == "obj":
+        pop = _capi.obj_open(path, None)
+        try:
+            free, used, objects, root = _capi.obj_usage(pop)
+        finally:
+            _capi.obj_close(pop)
+        ok, why = _capi.obj_check(path, None)
+        report |= {"free": free, "used": used, "objects": objects, "root_size": root,
+                   "consistent": ok == 1}
+        if ok != 1:
+            report["problem"] = why
+    elif kind == "log":
         with Log.open(path) as log:
             used, capacity = log.tell(), log.nbyte
         report |= {"capacity": capacity, "used": used, "free": capacity - used}
@@ -54,5 +66,8 @@ def check(path: str) -> tuple[bool, str]:
     """(True, "") if the file is a consistent pool, else (False, what is wrong)."""
     kind, _ = kind_of(path)
     if kind is None:
-        return False, "not a pmalloc pool (log or blk)"
+        return False, "not a pmalloc pool (log, blk or obj)"
+    if kind == "obj":
+        ok, why = _capi.obj_check(path, None)
+        return ok == 1, why
     return Log.check(path) if kind == "log" else BlockPool.check(path)

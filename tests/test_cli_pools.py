@@ -46,3 +46,19 @@ def test_check_exit_codes(capsys, pool_dir):
     assert rc == 1 and "corrupt" in out
     rc, _, err = _run(capsys, "info", log)
     assert rc == 1 and "corrupt" in err
+
+
+def test_obj_pool(capsys, pool_dir):
+    path = os.path.join(pool_dir, "o.obj")
+    assert _run(capsys, "create", "obj", path, "--size", "16M", "--layout", "demo")[0] == 0
+    rc, out, _ = _run(capsys, "info", path, "--json")
+    report = json.loads(out)
+    assert rc == 0 and report["type"] == "obj" and report["consistent"], report
+    assert report["objects"] == 0 and report["used"] == 0 and report["root_size"] == 0
+    assert 0 < report["free"] < 16 * 2**20
+    assert _run(capsys, "check", path)[0] == 0
+    with open(path, "r+b") as f:       # a byte of the layout name: the header's checksum fails
+        f.seek(30)
+        f.write(b"X")
+    rc, out, _ = _run(capsys, "check", path)
+    assert rc == 1 and "corrupt" in out

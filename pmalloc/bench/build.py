@@ -80,6 +80,9 @@ DRIVERS = {
     "logblk-pmalloc": Driver("logblk_driver.c", pmalloc=True),
     "logblk-pmdk": Driver("logblk_driver.c", lib="pmemlog", header="libpmemlog.h",
                           package="libpmemlog-dev libpmemblk-dev", more_libs=("-lpmemblk",)),
+    "obj-pmalloc": Driver("obj_driver.c", pmalloc=True),
+    "obj-pmdk": Driver("obj_driver.c", lib="pmemobj", header="libpmemobj.h",
+                       package="libpmemobj-dev"),
 }
 
 

@@ -148,7 +148,7 @@ pmemobj_publish(PMEMobjpool *pop, struct pobj_action *actv, size_t actvcnt)
 	int ret = action_commit_ops(pop, &op, actv, actvcnt);
 	if (ret == 0) {
 		unsigned lane = lane_hold(pop);
-		ret = palloc_commit(pop, lane, &op);
+		ret = palloc_commit(pop, lane, &op, false);
 		lane_release(pop, lane);
 	}
 	palloc_op_fini(&op);

@@ -114,7 +114,7 @@ commit(struct pmemobjpool *pop, struct palloc_op *op, PMEMoid *dest, PMEMoid val
 			palloc_op_set(op, pool_off(pop, &dest->pool_uuid_lo), value.pool_uuid_lo) != 0))
 		return -1;
 	unsigned lane = lane_hold(pop);
-	int ret = palloc_commit(pop, lane, op);
+	int ret = palloc_commit(pop, lane, op, !inside);
 	lane_release(pop, lane);
 	if (dest && !inside)
 		*dest = value;
@@ -243,8 +243,17 @@ pmemobj_free(PMEMoid *oidp)
 	}
 	struct palloc_op op;
 	palloc_op_init(&op);
-	if (palloc_op_free(&op, &r) == 0)
+	if (pool_holds(pop, oidp, sizeof(*oidp))) {
+		/* conditional, so the record may stay (ulog.h): one drain fewer */
+		if (palloc_op_free(&op, &r) == 0 && redo_buf_add(&op.redo, pool_off(pop, oidp),
+				REDO_OIDCLR, r.off) == 0) {
+			unsigned lane = lane_hold(pop);
+			(void)palloc_commit(pop, lane, &op, true);
+			lane_release(pop, lane);
+		}
+	} else if (palloc_op_free(&op, &r) == 0) {
 		(void)commit(pop, &op, oidp, OID_NULL);
+	}
 	palloc_op_fini(&op);
 }
 

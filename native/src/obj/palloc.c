@@ -94,8 +94,28 @@ ops_for(struct pmemobjpool *pop, struct palloc_op *op)
 	return 0;
 }
 
+/* clear_stale -- clear every other lane's stale record in this drain (ulog.h);
+ * our own slot is about to be overwritten */
+static int
+clear_stale(struct pmemobjpool *pop, unsigned lane)
+{
+	int err = 0;
+	atomic_fetch_and(&pop->stale_mask, ~(UINT64_C(1) << lane));
+	atomic_exchange(&pop->stale[lane], 0);
+	for (uint64_t m = atomic_load(&pop->stale_mask); m; m &= m - 1) {
+		unsigned l = (unsigned)__builtin_ctzll(m);
+		atomic_fetch_and(&pop->stale_mask, ~(UINT64_C(1) << l));
+		uint64_t token = atomic_exchange(&pop->stale[l], 0);
+		if (token) {
+			struct ulog_ctx c = lane_ctx(pop, l);
+			err |= redo_clear_stale(&c, token);
+		}
+	}
+	return err;
+}
+
 int
-palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op)
+palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op, bool stale_ok)
 {
 	size_t mine = op->redo.n;
 	if (ops_for(pop, op) != 0)
@@ -112,14 +132,20 @@ palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op)
 			return errmsg_set(ENOMEM, "a record of %zu entries does not fit the redo log",
 					op->redo.n), -1;
 	}
-	int ret = redo_commit(&c, &op->redo);
+	uint64_t token;
+	int ret = clear_stale(pop, lane);
+	ret |= redo_commit(&c, &op->redo, atomic_fetch_add(&pop->seq, 1), stale_ok, &token);
+	if (token) {
+		atomic_store(&pop->stale[lane], token);
+		atomic_fetch_or(&pop->stale_mask, UINT64_C(1) << lane);
+	}
 	for (size_t i = 0; i < op->npub; i++)
 		pheap_published(&pop->heap, &op->pub[i]);
 	for (size_t i = 0; i < op->nfreed; i++)
 		pheap_freed(&pop->heap, &op->freed[i]);
 	op->redo.n = 0;
 	op->npub = op->nfreed = 0;
-	return ret;
+	return ret ? -1 : 0;
 }
 
 int
@@ -158,7 +184,7 @@ palloc_internal(struct pmemobjpool *pop, unsigned lane, size_t size, const void 
 	if (size_slot)
 		ret |= palloc_op_set(&op, size_slot, size_value);
 	if (ret == 0)
-		ret = palloc_commit(pop, lane, &op);
+		ret = palloc_commit(pop, lane, &op, false);
 	else
 		pheap_cancel(&pop->heap, &r);
 	palloc_op_fini(&op);

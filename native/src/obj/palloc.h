@@ -36,10 +36,12 @@ int palloc_op_free(struct palloc_op *op, const struct pres *r);
 /* Add a set of the pool word at off (8-aligned). 0 or -1. */
 int palloc_op_set(struct palloc_op *op, uint64_t off, uint64_t value);
 
-/* Commit op on lane (held); the heap learns the outcome. 0, or -1 + errno
+/* Commit op on lane (held); the heap learns the outcome. stale_ok: op sets no
+ * word a program could change without the library (no destination oid), so its
+ * record may stay until another commit clears it (ulog.h). 0, or -1 + errno
  * (ENOMEM: no room for a bigger redo log: nothing happened; EIO ...: a persist
  * failed after the changes were made in memory). */
-int palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op);
+int palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op, bool stale_ok);
 
 /* Reserve an object, zeroed if zero (made durable, not drained). 0 or -1. */
 int palloc_reserve(struct pmemobjpool *pop, size_t size, uint64_t type, bool zero,

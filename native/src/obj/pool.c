@@ -230,17 +230,42 @@ static void
 pool_free(struct pmemobjpool *pop)
 {
 	free(pop->lane_busy);
+	free(pop->stale);
 	pthread_mutex_destroy(&pop->root_lock);
 	free(pop);
 }
 
-/* recover -- finish or undo what every lane was doing; 0 or -1 */
+/* recover -- replay the lanes' whole redo records in commit order (ulog.h), then
+ * roll back every active undo log; 0 or -1 */
 static int
 recover(struct pmemobjpool *pop)
 {
+	uint64_t seq[OBJ_MAX_LANES];
+	unsigned order[OBJ_MAX_LANES], n = 0;
 	for (unsigned i = 0; i < pop->nlanes; i++) {
 		struct ulog_ctx c = lane_ctx(pop, i);
-		if (redo_recover(&c) < 0 || undo_recover(&c) < 0)
+		if (!redo_valid(&c, &seq[i]))
+			continue;
+		unsigned k = n++;
+		for (; k > 0 && seq[order[k - 1]] > seq[i]; k--)
+			order[k] = order[k - 1];
+		order[k] = i;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		struct ulog_ctx c = lane_ctx(pop, order[k]);
+		if (redo_replay(&c) != 0)
+			return -1;
+	}
+	if (pmemops_drain(pop->ops) != 0)
+		return -1;
+	for (unsigned k = 0; k < n; k++) {
+		struct ulog_ctx c = lane_ctx(pop, order[k]);
+		if (redo_clear(&c) != 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < pop->nlanes; i++) {
+		struct ulog_ctx c = lane_ctx(pop, i);
+		if (undo_recover(&c) < 0)
 			return -1;
 	}
 	return 0;
@@ -259,7 +284,10 @@ attach(char *base, size_t size, const char *layout, bool unmap)
 		return NULL;
 	}
 	struct pmemobjpool *pop = calloc(1, sizeof(*pop));
-	if (!pop || !(pop->lane_busy = calloc(h->nlanes, sizeof(atomic_int)))) {
+	if (!pop || !(pop->lane_busy = calloc(h->nlanes, sizeof(atomic_int))) ||
+			!(pop->stale = calloc(h->nlanes, sizeof(*pop->stale)))) {
+		if (pop)
+			free(pop->lane_busy);
 		free(pop);
 		errmsg_set(ENOMEM, "no memory for a pool handle");
 		return NULL;
@@ -275,6 +303,7 @@ attach(char *base, size_t size, const char *layout, bool unmap)
 	pop->state = (struct obj_state *)(void *)(base + OBJ_STATE_OFF);
 	memcpy(&pop->uuid_lo, h->uuid, 8);
 	pop->run_id = random64() | 1;
+	pop->seq = 1;
 	pop->nlanes = (unsigned)h->nlanes;
 	pop->lanes = (struct lane_layout *)(void *)(base + OBJ_LANES_OFF);
 	if (recover(pop) != 0 ||
@@ -379,6 +408,13 @@ pmemobj_close(PMEMobjpool *pop)
 	if (!pop)
 		return;
 	reg_remove(pop);
+	for (unsigned i = 0; i < pop->nlanes; i++) {
+		uint64_t token = atomic_exchange(&pop->stale[i], 0);
+		struct ulog_ctx c = lane_ctx(pop, i);
+		if (token)
+			(void)redo_clear_stale(&c, token);
+	}
+	(void)pmemops_drain(pop->ops);
 	pheap_fini(&pop->heap);
 	if (pop->unmap)
 		pmem_unmap(pop->base, pop->size);

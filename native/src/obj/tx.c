@@ -345,9 +345,10 @@ commit(void)
 		if (ret == 0 && tx.nacts)
 			ret = action_commit_ops(pop, &op, tx.acts, tx.nacts);
 		if (ret == 0 && tx.undo.active)
-			ret = palloc_op_set(&op, pool_off(pop, &c.lane->undo.state), tx.undo.gen << 1);
+			ret = redo_buf_add(&op.redo, pool_off(pop, &c.lane->undo.state), REDO_IDLE,
+					tx.undo.gen << 1 | 1);
 		if (ret == 0)
-			ret = palloc_commit(pop, (unsigned)tx.lane, &op);
+			ret = palloc_commit(pop, (unsigned)tx.lane, &op, true);
 		palloc_op_fini(&op);
 		if (ret != 0)
 			return errno;

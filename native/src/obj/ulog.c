@@ -128,9 +128,10 @@ redo_capacity(const struct ulog_ctx *c)
 }
 
 static uint64_t
-redo_sum(const struct ulog_ctx *c, uint64_t n, const struct redo_entry *ext)
+redo_sum(const struct ulog_ctx *c, uint64_t n, uint64_t seq, const struct redo_entry *ext)
 {
-	uint64_t h = hash_words(mix64((uintptr_t)c->lane - (uintptr_t)c->base), &n, 8);
+	uint64_t head[2] = { n, seq };
+	uint64_t h = hash_words(mix64((uintptr_t)c->lane - (uintptr_t)c->base), head, 16);
 	size_t in = MIN(n, REDO_INLINE);
 	h = hash_words(h, c->lane->redo.e, in * sizeof(struct redo_entry));
 	if (n > in)
@@ -147,42 +148,66 @@ apply(const struct ulog_ctx *c, const struct redo_entry *e, size_t n)
 	int err = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t *w = word_at(c, e[i].off_op & ~(uint64_t)7);
+		uint64_t v = e[i].value;
 		switch (e[i].off_op & 7) {
-		case REDO_CHECK:
-		case REDO_HASH:
-			continue;
 		case REDO_SET:
-			__atomic_store_n(w, e[i].value, __ATOMIC_RELAXED);
+			__atomic_store_n(w, v, __ATOMIC_RELAXED);
 			break;
 		case REDO_OR:
-			__atomic_fetch_or(w, e[i].value, __ATOMIC_RELAXED);
+			__atomic_fetch_or(w, v, __ATOMIC_RELAXED);
 			break;
-		default:
-			__atomic_fetch_and(w, ~e[i].value, __ATOMIC_RELAXED);
+		case REDO_ANDNOT:
+			__atomic_fetch_and(w, ~v, __ATOMIC_RELAXED);
+			break;
+		case REDO_IDLE:
+			__atomic_compare_exchange_n(w, &v, e[i].value & ~(uint64_t)1, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			break;
+		case REDO_OIDCLR:                    /* w: pool_uuid_lo, w + 1: off */
+			if (__atomic_load_n(w + 1, __ATOMIC_RELAXED) == v) {
+				__atomic_store_n(w, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(w + 1, 0, __ATOMIC_RELAXED);
+			}
+			break;
+		default:                             /* checks: nothing to apply */
 			break;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if ((e[i].off_op & 7) <= REDO_ANDNOT)
-			err |= pmemops_flush(c->ops, word_at(c, e[i].off_op & ~(uint64_t)7), 8);
+	for (size_t i = 0; i < n; i++) {
+		unsigned op = (unsigned)(e[i].off_op & 7);
+		if (op != REDO_CHECK && op != REDO_HASH)
+			err |= pmemops_flush(c->ops, word_at(c, e[i].off_op & ~(uint64_t)7),
+					op == REDO_OIDCLR ? 16 : 8);
+	}
 	return err;
 }
 
-/* clear -- empty the log, durably; 0 or -1 */
-static int
-clear(const struct ulog_ctx *c)
+int
+redo_clear(const struct ulog_ctx *c)
 {
 	__atomic_store_n(&c->lane->redo.csum, 0, __ATOMIC_RELAXED);
 	return pmemops_persist(c->ops, &c->lane->redo.csum, 8);
 }
 
 int
-redo_commit(const struct ulog_ctx *c, const struct redo_buf *b)
+redo_clear_stale(const struct ulog_ctx *c, uint64_t token)
+{
+	/* the owner may be writing a new record meanwhile: clear only the stale one */
+	uint64_t expect = token;
+	__atomic_compare_exchange_n(&c->lane->redo.csum, &expect, 0, false, __ATOMIC_RELAXED,
+			__ATOMIC_RELAXED);
+	return pmemops_flush(c->ops, &c->lane->redo.csum, 8);
+}
+
+int
+redo_commit(const struct ulog_ctx *c, const struct redo_buf *b, uint64_t seq, bool stale_ok,
+		uint64_t *stale)
 {
 	struct redo_log *r = &c->lane->redo;
 	size_t cap;
 	struct redo_entry *ext = ext_entries(c, &cap);
 	size_t in = MIN(b->n, REDO_INLINE);
+	__atomic_store_n(&r->csum, 0, __ATOMIC_RELAXED);   /* whatever was here is torn now */
 	memcpy(r->e, b->e, in * sizeof(*b->e));
 	int err = pmemops_flush(c->ops, r->e, in * sizeof(*b->e));
 	if (b->n > in) {
@@ -190,25 +215,41 @@ redo_commit(const struct ulog_ctx *c, const struct redo_buf *b)
 		err |= pmemops_flush(c->ops, ext, (b->n - in) * sizeof(*b->e));
 	}
 	r->n = b->n;
-	r->csum = redo_sum(c, b->n, ext);
-	err |= pmemops_flush(c->ops, r, 16);
+	r->seq = seq;
+	uint64_t sum = redo_sum(c, b->n, seq, ext);
+	__atomic_store_n(&r->csum, sum, __ATOMIC_RELEASE);
+	err |= pmemops_flush(c->ops, r, 24);
 	err |= pmemops_drain(c->ops);               /* the record is durable: committed */
 	err |= apply(c, b->e, b->n);
 	err |= pmemops_drain(c->ops);
-	err |= clear(c);
+	*stale = 0;
+	if (stale_ok && !err)
+		*stale = sum;
+	else
+		err |= redo_clear(c);
 	return err ? -1 : 0;
 }
 
-int
-redo_recover(const struct ulog_ctx *c)
+bool
+redo_valid(const struct ulog_ctx *c, uint64_t *seq)
 {
 	struct redo_log *r = &c->lane->redo;
 	if (r->csum == 0)
-		return 0;
+		return false;
 	size_t cap;
 	struct redo_entry *ext = ext_entries(c, &cap);
-	if (r->n > REDO_INLINE + cap || r->csum != redo_sum(c, r->n, ext))
-		return clear(c) ? -1 : 0;            /* torn: it was never applied */
+	if (r->n > REDO_INLINE + cap || r->csum != redo_sum(c, r->n, r->seq, ext))
+		return false;
+	*seq = r->seq;
+	return true;
+}
+
+int
+redo_replay(const struct ulog_ctx *c)
+{
+	struct redo_log *r = &c->lane->redo;
+	size_t cap;
+	struct redo_entry *ext = ext_entries(c, &cap);
 	size_t in = MIN(r->n, REDO_INLINE);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct redo_entry *e = i < in ? &r->e[i] : &ext[i - in];
@@ -216,7 +257,7 @@ redo_recover(const struct ulog_ctx *c)
 		unsigned op = (unsigned)(e->off_op & 7);
 		if (op == REDO_HASH)
 			continue;
-		if (op > REDO_CHECK || off < OBJ_STATE_OFF || off > c->size - 8 ||
+		if (op > REDO_OIDCLR || off < OBJ_STATE_OFF || off > c->size - 16 ||
 				(op == REDO_CHECK && (e->value > c->size - off || i + 1 == r->n))) {
 			errmsg_set(EINVAL, "a redo log names offset %llu (operation %u) outside "
 					"the pool's mutable area", (unsigned long long)off, op);
@@ -226,15 +267,13 @@ redo_recover(const struct ulog_ctx *c)
 			const struct redo_entry *h = i + 1 < in ? &r->e[i + 1] : &ext[i + 1 - in];
 			if ((h->off_op & 7) != REDO_HASH ||
 					mix64(hash_bytes(c->base + off, e->value)) != h->value)
-				return clear(c) ? -1 : 0;    /* its commit never finished */
+				return 0;                    /* its commit never finished: drop it */
 		}
 	}
 	int err = apply(c, r->e, in);
 	if (r->n > in)
 		err |= apply(c, ext, r->n - in);
-	err |= pmemops_drain(c->ops);
-	err |= clear(c);
-	return err ? -1 : 1;
+	return err ? -1 : 0;
 }
 
 /* ---- undo ---------------------------------------------------------------- */

@@ -4,11 +4,20 @@
  * Every thread that changes a pool holds a lane (pool.h) for the change. A lane
  * is LANE_SIZE bytes of the pool: a redo log and an undo log.
  *
- * Redo: 8-byte operations (set, or, and-not) on pool words, written with a
- * checksum, made durable, applied, made durable, then cleared (checksum 0) and
- * made durable. A crash leaves the log empty, torn (checksum fails: nothing was
- * applied yet) or whole (applied again at open: set is idempotent, and the bit
- * operations touch bits nobody else may change meanwhile). A record may also
+ * Redo: 8-byte operations (set, or, and-not, idle) on pool words, written with a
+ * checksum and a sequence number, made durable, applied, made durable. Then the
+ * record is cleared (checksum 0) and that made durable -- or, for a record that
+ * sets no word a program may change behind the library's back (no destination
+ * oid: transactions' records), left in place, "stale": the next record any thread
+ * commits clears every stale record in its own first drain. So at any crash the
+ * valid records are at most one per lane, and replaying them at open in sequence
+ * order gives the state of the last durable one: a later record touching the same
+ * bits was written in a drain that also cleared (or follows) the older ones. The
+ * idle operation makes the undo log idle only if it is still the transaction's
+ * (active, same generation): a stale record never ends a later transaction; the
+ * oid-clear operation (pmemobj_free's destination) nulls an oid only while it
+ * still names the freed object, which nobody can be given again before the
+ * record is cleared. A record may also
  * vouch for data written before it (check entries: a range and its hash), so the
  * data and the record need one drain, not two: a record whose data does not
  * match was written by a commit that never finished, and is dropped. Entries beyond the
@@ -40,6 +49,8 @@
 #define REDO_ANDNOT 2u
 #define REDO_CHECK 3u                     /* value: a length; the next entry holds the hash */
 #define REDO_HASH 4u
+#define REDO_IDLE 5u                      /* value: an active undo state; set it idle */
+#define REDO_OIDCLR 6u                    /* at a PMEMoid: if its off is value, make it null */
 
 struct redo_entry {
 	uint64_t off_op;                      /* offset | operation */
@@ -47,11 +58,13 @@ struct redo_entry {
 };
 
 #define REDO_BYTES 1024
-#define REDO_INLINE ((REDO_BYTES - 32) / sizeof(struct redo_entry))
+#define REDO_INLINE ((REDO_BYTES - 48) / sizeof(struct redo_entry))
 
 struct redo_log {
 	uint64_t csum;                        /* 0: empty */
 	uint64_t n;                           /* entries, inline first */
+	uint64_t seq;                         /* commit order among the lanes */
+	uint64_t unused;
 	uint64_t ext_off;                     /* extension block, 0: none */
 	uint64_t ext_cap;                     /* its entries */
 	struct redo_entry e[REDO_INLINE];
@@ -113,13 +126,26 @@ int redo_buf_check(struct redo_buf *b, const char *base, uint64_t off, size_t le
 /* Entries the lane's log holds without a (bigger) extension. */
 size_t redo_capacity(const struct ulog_ctx *c);
 
-/* Write b to the log, make it durable, apply it, make that durable, clear the
- * log; 0 or -1 (a persist failed: errno + message). b fits (redo_capacity). */
-int redo_commit(const struct ulog_ctx *c, const struct redo_buf *b);
+/* Write b as record seq, make it durable (with whatever else this thread
+ * flushed), apply it, make that durable; then clear it durably, or if stale,
+ * leave it and return its checksum in *stale (the token redo_clear_stale
+ * needs). 0 or -1 (a persist failed: errno + message). b fits (redo_capacity). */
+int redo_commit(const struct ulog_ctx *c, const struct redo_buf *b, uint64_t seq, bool stale_ok,
+		uint64_t *stale);
 
-/* Open: apply a whole log whose checks hold, clear it; 1 applied, 0 none (or
- * dropped), -1 bad entry (message). */
-int redo_recover(const struct ulog_ctx *c);
+/* Clear the lane's record if it is still the stale one whose checksum is token
+ * (flushed, not drained). */
+int redo_clear_stale(const struct ulog_ctx *c, uint64_t token);
+
+/* Open: whether the lane holds a whole record (its sequence number in *seq). */
+bool redo_valid(const struct ulog_ctx *c, uint64_t *seq);
+
+/* Open: apply the lane's whole record if its checks hold (flushed, not drained);
+ * 0, or -1 + EINVAL + message when an entry names memory outside the pool. */
+int redo_replay(const struct ulog_ctx *c);
+
+/* Open: empty the lane's log, durably. 0 or -1. */
+int redo_clear(const struct ulog_ctx *c);
 
 /* ---- undo ---------------------------------------------------------------- */
 
