@@ -80,6 +80,7 @@ def crash_run(steps: Sequence[Op], *, max_states: int, max_points: int = 1000,
         progress = [0]
 
         def workload(m: Any) -> None:
+            progress[0] = 0                 # (opening may replay logs: drains of step 0)
             pop = map_pool(m.address, len(m))
             try:
                 c = Ctx(pop, full_model())
@@ -124,7 +125,7 @@ TX_ALLOC = [
     tx(("tx_alloc", 7, 50, 8, "strdup"), ("tx_alloc", 8, 24, 1), ("tx_alloc", 9, 24, 1)),
     tx(("tx_update", 6, 100, 8000)),               # a snapshot past the lane: log extension
     tx(("tx_free", 1), ("tx_free", 5), ("set", {1: 8})),
-    tx(("tx_free", 0), ("tx_alloc", 0, 200, 9), ("blob", 10, b"x" * 20)),
+    tx(("tx_free", 0), ("tx_alloc", 0, 200, 9), ("blob", 16, b"x" * 20)),
     tx(("tx_update", 4, 0, 14000), ("tx_update", 3, 8, 16), ("tx_free", 8)),
     tx(("tx_free", 0), ("tx_free", 2), ("tx_free", 3), ("tx_free", 4), ("tx_free", 6),
        ("tx_free", 7), ("tx_free", 9)),
@@ -193,15 +194,26 @@ def test_nested_and_aborted_tx_are_all_or_nothing():
 
 def test_atomic_alloc_free_realloc_are_all_or_nothing():
     report = crash_run(ATOMIC, max_states=32)
-    assert report.points > 3 * len(ATOMIC) and report.states > 300, report
+    assert report.points > 2 * len(ATOMIC) and report.states > 300, report
+
+
+@pytest.mark.parametrize("off", [2, 4, 7])
+def test_tx_range_at_an_unaligned_offset_with_an_allocation(off):
+    """A commit record vouches for the ranges it flushed (a check entry: offset | op):
+    a range that does not start on 8 bytes must still be found again at recovery. (The
+    other workloads snapshot 8-aligned ranges only, so that this bug fails here alone.)"""
+    steps = [tx(("blob", off, b"x" * 20), ("tx_alloc", 0, 24, 1))]
+    report = crash_run(steps, max_states=64)
+    assert report.states > 100, report
 
 
 # ---- two threads ------------------------------------------------------------------------------
 
 THREAD_SLOTS = [range(0, 6), range(6, 12)]
+THREAD_SCALARS = [range(0, 4), range(4, 8)]
 
 
-def thread_ops(t: int) -> list[Op]:
+def atomic_ops(t: int) -> list[Op]:
     a, b, c, d = THREAD_SLOTS[t][:4]
     return [("alloc", a, 64 + 8 * t, 1 + t, "zalloc"), ("alloc", b, 3000, 3, "strdup"),
             ("alloc", c, 20000 + 4096 * t, 4, "xalloc_zero"), ("free", a),
@@ -209,73 +221,69 @@ def thread_ops(t: int) -> list[Op]:
             ("free", c), ("alloc", a, 64, 5, "zalloc"), ("free", d), ("free", b)]
 
 
+def tx_ops(t: int) -> list[Op]:
+    a, b, c = THREAD_SLOTS[t][:3]
+    s0, s1, s2, s3 = THREAD_SCALARS[t]
+    return [tx(("set", {s0: 1 + t}), ("tx_alloc", a, 100, 1 + t)),
+            tx(("tx_alloc", b, 20000, 3), ("set", {s1: 2})),
+            tx(("tx_update", b, 0, 200), ("tx_free", a)),
+            ("alloc", c, 64, 5, "zalloc"),
+            tx(("tx_realloc", b, 5000, 4), ("set", {s2: 3})),
+            tx(("tx_alloc", a, 300, 6), ("set", {s3: 9}), abort=True),
+            tx(("tx_free", b), ("tx_free", c), ("set", {s0: 0}))]
+
+
 def thread_model(t: int) -> Model:
-    return Model(slots=THREAD_SLOTS[t])
+    initial = objsim.initial_scalars()
+    return Model({i: initial[i] for i in THREAD_SCALARS[t]}, None, THREAD_SLOTS[t])
 
 
-def thread_tracks() -> tuple[list[list[State]], list[list[str]]]:
-    """Per thread, its slots after each of its steps (a model only: the steps' success and
-    their order of effects do not depend on the other thread); then the fields nobody
-    changes."""
+def thread_tracks(ops: Callable[[int], list[Op]]) -> tuple[list[list[State]], list[list[str]]]:
+    """Per thread, the fields it owns after each of its steps (from the threads run one
+    after the other: what a thread's steps do to its own fields does not depend on the
+    other's); then the blob, which nobody changes."""
     tracks, names = [], []
-    for t in range(2):
-        m = thread_model(t)
-        states, labels = [m.freeze()], [f"thread {t} before its first step"]
-        for op in thread_ops(t):
-            model_only(m, op)
-            states.append(m.freeze())
-            labels.append(f"thread {t} after {describe(op)}")
-        tracks.append(states)
-        names.append(labels)
-    fixed = full_model()
-    fixed.slots = {}
-    tracks.append([fixed.freeze()])
-    names.append(["scalars and blob as formatted"])
+    with sim.Sim(SIZE, INITIAL) as s:
+        pop = map_pool(s.mapping.address, SIZE)
+        try:
+            for t in range(2):
+                c = Ctx(pop, thread_model(t))
+                states, labels = [c.model.freeze()], [f"thread {t} before its first step"]
+                for op in ops(t):
+                    do(c, op)
+                    states.append(c.model.freeze())
+                    labels.append(f"thread {t} after {describe(op)}")
+                tracks.append(states)
+                names.append(labels)
+        finally:
+            objsim.lib.pmemobj_close(pop)
+    tracks.append([State(blob=objsim.initial_blob())])
+    names.append(["blob as formatted"])
     return tracks, names
 
 
-def model_only(m: Model, op: Op) -> None:
-    """What an atomic op of thread_ops does to the model (sizes and kinds as Ctx has them)."""
-    kind, slot = op[0], op[1]
-    if kind == "free":
-        m.slots[slot] = None
-    elif kind == "realloc":
-        old = m.slots[slot]
-        assert old is not None
-        size = op[2]
-        m.slots[slot] = objsim.Obj(op[3], size, objsim._truncate(old.chunks, size))
-    else:
-        _, _, size, type_num, how = op
-        if how == "strdup":
-            return _model_strdup(m, slot, size, type_num)
-        m.slots[slot] = objsim.Obj(type_num, size, ((0, bytes(size)),))
-
-
-def _model_strdup(m: Model, slot: int, size: int, type_num: int) -> None:
-    # the text is the Ctx's own; an unknown-content object of the right size is enough here
-    m.slots[slot] = objsim.Obj(type_num, size, ())
-
-
-def test_threads_in_the_simulator():
-    tracks, names = thread_tracks()
+@pytest.mark.parametrize("ops", [atomic_ops, tx_ops], ids=["atomic", "tx"])
+def test_threads_in_the_simulator(ops):
+    tracks, names = thread_tracks(ops)
     progress = [0, 0]
-    n = [len(thread_ops(t)) for t in range(2)]
+    n = [len(ops(t)) for t in range(2)]
 
     def two_threads(m: Any) -> None:
+        progress[:] = [0, 0]
         pop = map_pool(m.address, len(m))
         errors: list[BaseException] = []
 
         def run(t: int) -> None:
             try:
                 c = Ctx(pop, thread_model(t))
-                for k, op in enumerate(thread_ops(t)):
+                for k, op in enumerate(ops(t)):
                     progress[t] = k
                     do(c, op)
+                    assert c.model.freeze() == tracks[t][k + 1], f"thread {t}: step {k + 1}"
                 progress[t] = n[t]
             except BaseException as e:  # noqa: BLE001 - reported by the caller
                 errors.append(e)
         try:
-            progress[:] = [0, 0]
             ts = [threading.Thread(target=run, args=(t,), name=f"obj{t}") for t in range(2)]
             for th in ts:
                 th.start()
@@ -295,10 +303,11 @@ def test_threads_in_the_simulator():
 
         report = sim.run(two_threads, check, SIZE, initial=INITIAL, max_states=24)
     TOTAL_STATES.append(report.states)
-    assert report.points > 3 * sum(n) and report.states > 300, report
+    assert report.points > 2 * sum(n) and report.states > 300, report
 
 
 def test_the_file_tries_thousands_of_crash_states():
-    if len(TOTAL_STATES) < 6:
+    if len(TOTAL_STATES) < 7:
         pytest.skip("runs after the crash tests of this file (run the whole file)")
     assert sum(TOTAL_STATES) > 2000, TOTAL_STATES
+    print(f"\n{sum(TOTAL_STATES)} crash states: {TOTAL_STATES}")

@@ -65,7 +65,7 @@ static inline struct ulog_ctx
 lane_ctx(const struct pmemobjpool *pop, unsigned i)
 {
 	return (struct ulog_ctx){ .base = pop->base, .size = pop->size, .ops = pop->ops,
-		.lane = &pop->lanes[i] };
+		.lane = &pop->lanes[i], .heap_off = pop->hdr->heap_off };
 }
 
 static inline uint64_t

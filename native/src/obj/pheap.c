@@ -54,11 +54,11 @@ static void
 fr_link(struct pheap *h, uint32_t p, uint32_t n)
 {
 	unsigned b = bucket_of(n);
-	h->len[p] = n;
-	h->len[p + n - 1] = n;
-	h->kind[p] = VK_FREE | KF_START | (n == 1 ? KF_END : 0);
+	__atomic_store_n(&h->len[p], n, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->len[p + n - 1], n, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->kind[p], VK_FREE | KF_START | (n == 1 ? KF_END : 0), __ATOMIC_RELAXED);
 	if (n > 1)
-		h->kind[p + n - 1] = VK_FREE | KF_END;
+		__atomic_store_n(&h->kind[p + n - 1], VK_FREE | KF_END, __ATOMIC_RELAXED);
 	h->fprev[p] = NONE;
 	h->fnext[p] = h->buckets[b];
 	if (h->buckets[b] != NONE)
@@ -76,8 +76,8 @@ fr_unlink(struct pheap *h, uint32_t p)
 		h->buckets[bucket_of(n)] = h->fnext[p];
 	if (h->fnext[p] != NONE)
 		h->fprev[h->fnext[p]] = h->fprev[p];
-	h->kind[p] = VK_FREE;
-	h->kind[p + n - 1] = VK_FREE;
+	__atomic_store_n(&h->kind[p], VK_FREE, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->kind[p + n - 1], VK_FREE, __ATOMIC_RELAXED);
 }
 
 /* fr_insert -- pages [p, p + n) are free: coalesce, or give back to vtop */
@@ -86,7 +86,7 @@ fr_insert(struct pheap *h, uint32_t p, uint32_t n)
 {
 	h->free_pages += n;
 	for (uint32_t i = p; i < p + n; i++)
-		h->kind[i] = VK_FREE;
+		__atomic_store_n(&h->kind[i], VK_FREE, __ATOMIC_RELAXED);
 	if (p > 0 && (h->kind[p - 1] & KF_END)) {
 		uint32_t ln = h->len[p - 1], lp = p - ln;
 		fr_unlink(h, lp);
@@ -152,10 +152,10 @@ static void
 claim(struct pheap *h, uint32_t p, uint32_t n, unsigned kind)
 {
 	for (uint32_t i = p; i < p + n; i++) {
-		h->kind[i] = (uint8_t)kind;
-		h->head[i] = p;
+		__atomic_store_n(&h->kind[i], (uint8_t)kind, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->head[i], p, __ATOMIC_RELAXED);
 	}
-	h->len[p] = n;
+	__atomic_store_n(&h->len[p], n, __ATOMIC_RELAXED);
 }
 
 /* ---- bins ------------------------------------------------------------------ */
@@ -249,7 +249,7 @@ vslab_new(struct pheap *h, uint32_t page, unsigned szind, uint64_t type, struct 
 	s->szind = (uint8_t)szind;
 	s->type = type;
 	s->arena = a;
-	h->slab[page] = s;
+	__atomic_store_n(&h->slab[page], s, __ATOMIC_RELEASE);
 	return s;
 }
 
@@ -569,7 +569,7 @@ slab_put(struct pheap *h, struct vslab *s, unsigned slot)
 		return;
 	avail_remove(b, s);
 	pthread_mutex_lock(&h->pages_lock);
-	h->slab[s->page] = NULL;
+	__atomic_store_n(&h->slab[s->page], NULL, __ATOMIC_RELAXED);
 	fr_insert(h, s->page, c->npages);
 	pthread_mutex_unlock(&h->pages_lock);
 	free(s);
@@ -605,12 +605,11 @@ pheap_lookup(struct pheap *h, uint64_t off, bool internal, bool reserved, struct
 		return errmsg_set(EINVAL, "offset %llu is not in the pool's heap",
 				(unsigned long long)off), -1;
 	uint32_t p = (uint32_t)((off - h->heap_off) >> LG_PAGE);
-	pthread_mutex_lock(&h->pages_lock);
-	unsigned kind = h->kind[p] & VK_KIND;
-	uint32_t head = h->head[p];
-	struct vslab *s = kind == VK_SLAB ? h->slab[head] : NULL;
-	uint32_t n = kind == VK_RUN ? h->len[head] : 0;
-	pthread_mutex_unlock(&h->pages_lock);
+	/* no lock: the unit holding an allocated object cannot go away meanwhile */
+	unsigned kind = __atomic_load_n(&h->kind[p], __ATOMIC_RELAXED) & VK_KIND;
+	uint32_t head = __atomic_load_n(&h->head[p], __ATOMIC_RELAXED);
+	struct vslab *s = kind == VK_SLAB ? __atomic_load_n(&h->slab[head], __ATOMIC_ACQUIRE) : NULL;
+	uint32_t n = kind == VK_RUN ? __atomic_load_n(&h->len[head], __ATOMIC_RELAXED) : 0;
 	const struct obj_page *d = &h->desc[kind == VK_FREE ? p : head];
 	if (kind == VK_SLAB && s) {
 		const struct sizeclass *c = &sz_classes[s->szind];

@@ -271,12 +271,64 @@ recover(struct pmemobjpool *pop)
 	return 0;
 }
 
+/* root_ok -- whether the state's root names an allocated object that big (message if not) */
+static bool
+root_ok(struct pmemobjpool *pop)
+{
+	uint64_t off = pop->state->root_off, size = pop->state->root_size;
+	struct pres r;
+	if (off == 0 && size == 0)
+		return true;
+	if (off == 0 || size == 0 || pheap_lookup(&pop->heap, off, false, false, &r) != 0 ||
+			size > r.usable) {
+		errmsg_set(EINVAL, "the pool's root (offset %llu, %llu bytes) is not an allocated "
+				"object of that size: the state page is corrupt",
+				(unsigned long long)off, (unsigned long long)size);
+		return false;
+	}
+	return true;
+}
+
+struct block_check {
+	struct pmemobjpool *pop;
+	bool ok;
+};
+
+static void
+block_ok(void *arg, uint64_t off)
+{
+	struct block_check *b = arg;
+	struct pres r;
+	if (pheap_lookup(&b->pop->heap, off, true, false, &r) != 0)
+		b->ok = false;
+}
+
+/* lane_blocks_ok -- whether every lane's log blocks are the library's own runs */
+static bool
+lane_blocks_ok(struct pmemobjpool *pop)
+{
+	for (unsigned i = 0; i < pop->nlanes; i++) {
+		struct ulog_ctx c = lane_ctx(pop, i);
+		struct block_check b = { pop, true };
+		if (ulog_blocks(&c, block_ok, &b) != 0 || !b.ok) {
+			errmsg_set(EINVAL, "lane %u of the pool links a log block that is not one of "
+					"its own: the lane is corrupt", i);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* attach -- a handle over a pool at [base, base + size); NULL + errno + message */
 static struct pmemobjpool *
 attach(char *base, size_t size, const char *layout, bool unmap)
 {
 	const struct obj_header *h = (const struct obj_header *)(const void *)base;
-	if (size < PAGE * 3 || !header_ok(h, size, "header"))
+	if (size < OBJ_LANES_OFF) {
+		errmsg_set(EINVAL, "%zu bytes are too small for an object pool", size);
+		return NULL;
+	}
+	if (!header_ok(h, size, "header"))
 		return NULL;
 	if (layout && strcmp(layout, h->layout) != 0) {
 		errmsg_set(EINVAL, "the pool's layout is \"%.64s\", not \"%.64s\"", h->layout,
@@ -312,16 +364,7 @@ attach(char *base, size_t size, const char *layout, bool unmap)
 		pool_free(pop);
 		return NULL;
 	}
-	uint64_t root = pop->state->root_off;
-	struct pres r;
-	if (root && pheap_lookup(&pop->heap, root, false, false, &r) != 0) {
-		errmsg_set(EINVAL, "the pool's root object (offset %llu) is not an allocated object",
-				(unsigned long long)root);
-		pheap_fini(&pop->heap);
-		pool_free(pop);
-		return NULL;
-	}
-	if (reg_add(pop) != 0) {
+	if (!root_ok(pop) || !lane_blocks_ok(pop) || reg_add(pop) != 0) {
 		pheap_fini(&pop->heap);
 		pool_free(pop);
 		return NULL;

@@ -98,6 +98,8 @@ redo_buf_add(struct redo_buf *b, uint64_t off, unsigned op, uint64_t value)
 int
 redo_buf_check(struct redo_buf *b, const char *base, uint64_t off, size_t len)
 {
+	len += off & 7;                         /* from the word holding the first byte */
+	off &= ~(uint64_t)7;
 	uint64_t h = mix64(hash_bytes(base + off, len));
 	if (redo_buf_add(b, off, REDO_CHECK, len) != 0)
 		return -1;
@@ -113,7 +115,8 @@ ext_entries(const struct ulog_ctx *c, size_t *cap)
 	*cap = 0;
 	if (!off)
 		return NULL;
-	if (off % 8 || off >= c->size || n > (c->size - off) / sizeof(struct redo_entry))
+	if (off % 8 || off < c->heap_off || off >= c->size ||
+			n > (c->size - off) / sizeof(struct redo_entry))
 		return NULL;
 	*cap = n;
 	return (struct redo_entry *)(void *)(c->base + off);
@@ -159,16 +162,19 @@ apply(const struct ulog_ctx *c, const struct redo_entry *e, size_t n)
 		case REDO_ANDNOT:
 			__atomic_fetch_and(w, ~v, __ATOMIC_RELAXED);
 			break;
-		case REDO_IDLE:
-			__atomic_compare_exchange_n(w, &v, e[i].value & ~(uint64_t)1, false,
+		case REDO_IDLE:                      /* idle: the next generation, so a flipped
+		                                      * bit never revives this one's snapshots */
+			__atomic_compare_exchange_n(w, &v, e[i].value + 1, false,
 					__ATOMIC_RELAXED, __ATOMIC_RELAXED);
 			break;
-		case REDO_OIDCLR:                    /* w: pool_uuid_lo, w + 1: off */
-			if (__atomic_load_n(w + 1, __ATOMIC_RELAXED) == v) {
+		case REDO_OIDCLR: {                  /* w: pool_uuid_lo, w + 1: off */
+			uint64_t off = __atomic_load_n(w + 1, __ATOMIC_RELAXED);
+			if (off == v || off == 0) {  /* off 0: a crash left only the uuid */
 				__atomic_store_n(w, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(w + 1, 0, __ATOMIC_RELAXED);
 			}
 			break;
+		}
 		default:                             /* checks: nothing to apply */
 			break;
 		}
@@ -295,7 +301,7 @@ undo_block_need(size_t size)
 static struct undo_ext *
 block_at(const struct ulog_ctx *c, uint64_t off)
 {
-	if (!off || off % 8 || off < OBJ_LANES_OFF || off > c->size - sizeof(struct undo_ext))
+	if (!off || off % 8 || off < c->heap_off || off > c->size - sizeof(struct undo_ext))
 		return NULL;
 	struct undo_ext *x = (struct undo_ext *)(void *)(c->base + off);
 	if (x->size > c->size - off - sizeof(*x))
@@ -428,7 +434,7 @@ rollback(const struct ulog_ctx *c, uint64_t gen)
 	}
 	free(f);
 	err |= pmemops_drain(c->ops);
-	__atomic_store_n(&c->lane->undo.state, gen << 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->lane->undo.state, (gen + 1) << 1, __ATOMIC_RELAXED);
 	err |= pmemops_persist(c->ops, &c->lane->undo.state, 8);
 	return err ? -1 : 0;
 }
@@ -446,7 +452,7 @@ undo_end(const struct ulog_ctx *c, struct undo_cursor *u)
 {
 	if (!u->active)
 		return 0;
-	__atomic_store_n(&c->lane->undo.state, u->gen << 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->lane->undo.state, (u->gen + 1) << 1, __ATOMIC_RELAXED);
 	u->active = false;
 	return pmemops_flush(c->ops, &c->lane->undo.state, 8);
 }

@@ -31,7 +31,7 @@
  * next offset, data bytes, data), which the lane keeps for its next transactions.
  *
  * Glossary: gen = the transaction generation in the undo state word
- * (state = gen << 1 | active); ext = extension block, a run of pages the heap
+ * (state = gen << 1 | active; a transaction's end makes it (gen + 1) << 1); ext = extension block, a run of pages the heap
  * marks internal; entry = an operation (redo) or a snapshot (undo).
  */
 #ifndef PMALLOC_OBJ_ULOG_H
@@ -102,6 +102,7 @@ struct ulog_ctx {
 	size_t size;
 	const struct pmem_ops *ops;
 	struct lane_layout *lane;
+	uint64_t heap_off;                    /* extension blocks lie at or above it */
 };
 
 /* ---- redo ---------------------------------------------------------------- */
