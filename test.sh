@@ -16,9 +16,11 @@ fi
 # The shim tests run real programs: the sqlite3 CLI, g++ (a C++ test program) and a
 # CPython with its regression tests (Debian's python3.11 needs libpython3.11-testsuite;
 # an interpreter that ships Lib/test, such as pyenv's, does not).
-# The libpmem tests also check our behaviour against PMDK's (libpmem-dev).
+# The libpmem and libpmemobj tests also check our behaviour against PMDK's (libpmem-dev,
+# libpmemobj-dev).
 missing=()
 [ -e /usr/include/libpmem.h ] || missing+=(libpmem-dev)
+[ -e /usr/include/libpmemobj.h ] || missing+=(libpmemobj-dev)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v g++ >/dev/null || missing+=(g++)
 if ! python3 -c 'import test.test_dict' 2>/dev/null \

@@ -89,6 +89,7 @@ def calculate(i: int, result: int) -> int:
     return x ^ (x >> 31)
 
 
+@pytest.mark.slow
 def test_resumable_loop_loses_no_committed_step(c_example, pool_dir):
     exe = str(c_example.build("resumable_loop.c"))
     pool = f"{pool_dir}/loop.obj"
@@ -118,6 +119,7 @@ def test_resumable_loop_loses_no_committed_step(c_example, pool_dir):
         f"expected i={end} result={expected}, saw {run.stdout!r}")
 
 
+@pytest.mark.slow
 def test_transaction_mix_survives_kill_9(c_program, pool_dir):
     exe = str(c_program.build("txmix.c"))
     pool = f"{pool_dir}/mix.obj"

@@ -32,6 +32,8 @@ from pmalloc import sim
 from . import objsim
 from .objsim import Ctx, ffi, full_model, lib
 
+pytestmark = pytest.mark.slow   # a thousand damaged pools: the default Python only
+
 LAYOUT = objsim.LAYOUT
 PAGE = 4096
 LANE = 4096                        # ulog.h: a redo log of REDO_BYTES, then the undo log

@@ -22,6 +22,8 @@ from pmalloc import sim
 from . import objsim
 from .objsim import Checker, Ctx, Model, State, full_model, map_pool
 
+pytestmark = pytest.mark.slow   # minutes of crash states: the default Python only
+
 SIZE = 1 << 20
 INITIAL = objsim.formatted(SIZE)
 Op = tuple[Any, ...]

@@ -170,7 +170,8 @@ palloc_internal(struct pmemobjpool *pop, unsigned lane, size_t size, const void 
 	if (pheap_reserve(&pop->heap, size, 0, true, &r) != 0)
 		return -1;
 	memset(pop->base + r.off, 0, r.usable);
-	memcpy(pop->base + r.off, head, head_len);
+	if (head_len)
+		memcpy(pop->base + r.off, head, head_len);
 	if (pmemops_persist(pop->ops, pop->base + r.off, r.usable) != 0) {
 		pheap_cancel(&pop->heap, &r);
 		return -1;

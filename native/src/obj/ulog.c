@@ -150,9 +150,12 @@ apply(const struct ulog_ctx *c, const struct redo_entry *e, size_t n)
 {
 	int err = 0;
 	for (size_t i = 0; i < n; i++) {
+		unsigned op = (unsigned)(e[i].off_op & 7);
+		if (op == REDO_CHECK || op == REDO_HASH)
+			continue;                        /* a hash, not an offset */
 		uint64_t *w = word_at(c, e[i].off_op & ~(uint64_t)7);
 		uint64_t v = e[i].value;
-		switch (e[i].off_op & 7) {
+		switch (op) {
 		case REDO_SET:
 			__atomic_store_n(w, v, __ATOMIC_RELAXED);
 			break;
@@ -175,7 +178,7 @@ apply(const struct ulog_ctx *c, const struct redo_entry *e, size_t n)
 			}
 			break;
 		}
-		default:                             /* checks: nothing to apply */
+		default:
 			break;
 		}
 	}
