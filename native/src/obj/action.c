@@ -54,7 +54,7 @@ pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act, size_t size, uint64_
 	struct pres r;
 	if (palloc_reserve(pop, size, type_num, (flags & POBJ_XALLOC_ZERO) != 0, &r) != 0)
 		return OID_NULL;
-	if ((flags & POBJ_XALLOC_ZERO) && pmemops_drain(pop->ops) != 0) {
+	if ((flags & POBJ_XALLOC_ZERO) && pmemops_persist(pop->ops, pop->base + r.off, size) != 0) {
 		pheap_cancel(&pop->heap, &r);
 		return OID_NULL;                     /* the zeroes are durable before any publish */
 	}

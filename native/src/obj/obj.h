@@ -37,7 +37,6 @@ struct pmemobjpool {
 	struct lane_layout *lanes;
 	atomic_int *lane_busy;
 	_Atomic uint64_t *stale;              /* per lane: its stale record's token, or 0 */
-	_Atomic uint64_t stale_mask;          /* lanes that may hold a stale record */
 	_Atomic uint64_t seq;                 /* the next record's sequence number */
 	struct pheap heap;
 	pthread_mutex_t root_lock;            /* root creation and growth */

@@ -154,15 +154,15 @@ obj_alloc(const char *fn, PMEMobjpool *pop, PMEMoid *oidp, size_t size, uint64_t
 		pheap_cancel(&pop->heap, &r);
 		return errmsg_set(ECANCELED, "%s: the constructor failed", fn), -1;
 	}
-	/* the zeroes are flushed: the record vouches for them, or a drain makes them durable */
+	/* the record vouches for the zeroes, or they are made durable before it */
 	bool vouch = zero && size <= 1024;
-	if (zero && !vouch && pmemops_drain(pop->ops) != 0) {
+	if (zero && !vouch && pmemops_persist(pop->ops, pop->base + r.off, size) != 0) {
 		pheap_cancel(&pop->heap, &r);
 		return -1;
 	}
 	struct palloc_op op;
 	palloc_op_init(&op);
-	int ret = vouch ? redo_buf_check(&op.redo, pop->base, r.off, size) : 0;
+	int ret = vouch ? palloc_op_data(&op, pop->base, r.off, size) : 0;
 	if (ret == 0)
 		ret = palloc_op_publish(&op, &r);
 	if (ret == 0)

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/errmsg.h"
-#include "libpmem.h"
 #include "obj/palloc.h"
 
 void
@@ -17,6 +16,8 @@ palloc_op_init(struct palloc_op *op)
 	op->freed = op->freed_inline;
 	op->npub = op->nfreed = 0;
 	op->cap_pub = op->cap_freed = ARRAY_SIZE(op->pub_inline);
+	op->data = NULL;
+	op->ndata = op->cap_data = 0;
 }
 
 void
@@ -27,6 +28,7 @@ palloc_op_fini(struct palloc_op *op)
 		free(op->pub);
 	if (op->freed != op->freed_inline)
 		free(op->freed);
+	free(op->data);
 	palloc_op_init(op);
 }
 
@@ -58,6 +60,25 @@ int
 palloc_op_free(struct palloc_op *op, const struct pres *r)
 {
 	return push(&op->freed, &op->nfreed, &op->cap_freed, op->freed_inline, r);
+}
+
+int
+palloc_op_data(struct palloc_op *op, const char *base, uint64_t off, size_t len)
+{
+	if (redo_buf_check(&op->redo, base, off, len) != 0)
+		return -1;
+	if (op->ndata == op->cap_data) {
+		size_t cap = op->cap_data ? 2 * op->cap_data : 8;
+		void *d = realloc(op->data, cap * sizeof(*op->data));
+		if (!d)
+			return errmsg_set(ENOMEM, "no memory for an allocator operation"), -1;
+		op->data = d;
+		op->cap_data = cap;
+	}
+	op->data[op->ndata].off = off;
+	op->data[op->ndata].len = len;
+	op->ndata++;
+	return 0;
 }
 
 int
@@ -95,16 +116,17 @@ ops_for(struct pmemobjpool *pop, struct palloc_op *op)
 }
 
 /* clear_stale -- clear every other lane's stale record in this drain (ulog.h);
- * our own slot is about to be overwritten */
+ * our own is about to be overwritten. Plain loads find them: a locked
+ * instruction waits for every write-back this thread started, so this runs
+ * before the commit flushes anything. */
 static int
 clear_stale(struct pmemobjpool *pop, unsigned lane)
 {
 	int err = 0;
-	atomic_fetch_and(&pop->stale_mask, ~(UINT64_C(1) << lane));
-	atomic_exchange(&pop->stale[lane], 0);
-	for (uint64_t m = atomic_load(&pop->stale_mask); m; m &= m - 1) {
-		unsigned l = (unsigned)__builtin_ctzll(m);
-		atomic_fetch_and(&pop->stale_mask, ~(UINT64_C(1) << l));
+	atomic_store_explicit(&pop->stale[lane], 0, memory_order_relaxed);
+	for (unsigned l = 0; l < pop->nlanes; l++) {
+		if (l == lane || !atomic_load_explicit(&pop->stale[l], memory_order_relaxed))
+			continue;
 		uint64_t token = atomic_exchange(&pop->stale[l], 0);
 		if (token) {
 			struct ulog_ctx c = lane_ctx(pop, l);
@@ -132,19 +154,19 @@ palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op, bool
 			return errmsg_set(ENOMEM, "a record of %zu entries does not fit the redo log",
 					op->redo.n), -1;
 	}
-	uint64_t token;
+	uint64_t token, seq = atomic_fetch_add(&pop->seq, 1);
 	int ret = clear_stale(pop, lane);
-	ret |= redo_commit(&c, &op->redo, atomic_fetch_add(&pop->seq, 1), stale_ok, &token);
-	if (token) {
-		atomic_store(&pop->stale[lane], token);
-		atomic_fetch_or(&pop->stale_mask, UINT64_C(1) << lane);
-	}
+	for (size_t i = 0; i < op->ndata; i++)      /* after the locked instructions above */
+		ret |= pmemops_flush(pop->ops, pop->base + op->data[i].off, op->data[i].len);
+	ret |= redo_commit(&c, &op->redo, seq, stale_ok, &token);
+	if (token)
+		atomic_store_explicit(&pop->stale[lane], token, memory_order_relaxed);
 	for (size_t i = 0; i < op->npub; i++)
 		pheap_published(&pop->heap, &op->pub[i]);
 	for (size_t i = 0; i < op->nfreed; i++)
 		pheap_freed(&pop->heap, &op->freed[i]);
 	op->redo.n = 0;
-	op->npub = op->nfreed = 0;
+	op->npub = op->nfreed = op->ndata = 0;
 	return ret ? -1 : 0;
 }
 
@@ -153,11 +175,8 @@ palloc_reserve(struct pmemobjpool *pop, size_t size, uint64_t type, bool zero, s
 {
 	if (pheap_reserve(&pop->heap, size, type, false, r) != 0)
 		return -1;
-	if (zero && !pmemops_memset(pop->ops, pop->base + r->off, 0, size ? size : 1,
-			PMEM_F_MEM_NODRAIN)) {
-		pheap_cancel(&pop->heap, r);
-		return -1;
-	}
+	if (zero)
+		memset(pop->base + r->off, 0, size);
 	return 0;
 }
 

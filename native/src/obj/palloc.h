@@ -24,6 +24,8 @@ struct palloc_op {
 	struct pres *pub, *freed;
 	size_t npub, nfreed, cap_pub, cap_freed;
 	struct pres pub_inline[2], freed_inline[2];
+	struct { uint64_t off; size_t len; } *data;   /* flushed with the record */
+	size_t ndata, cap_data;
 };
 
 void palloc_op_init(struct palloc_op *op);
@@ -32,6 +34,10 @@ void palloc_op_fini(struct palloc_op *op);
 /* Add a reservation to publish / an allocated object to free. 0 or -1 (ENOMEM). */
 int palloc_op_publish(struct palloc_op *op, const struct pres *r);
 int palloc_op_free(struct palloc_op *op, const struct pres *r);
+
+/* Add data the record vouches for: flushed in the record's drain, checked by
+ * hash at recovery (a record whose data differs never finished). 0 or -1. */
+int palloc_op_data(struct palloc_op *op, const char *base, uint64_t off, size_t len);
 
 /* Add a set of the pool word at off (8-aligned). 0 or -1. */
 int palloc_op_set(struct palloc_op *op, uint64_t off, uint64_t value);
@@ -43,7 +49,7 @@ int palloc_op_set(struct palloc_op *op, uint64_t off, uint64_t value);
  * failed after the changes were made in memory). */
 int palloc_commit(struct pmemobjpool *pop, unsigned lane, struct palloc_op *op, bool stale_ok);
 
-/* Reserve an object, zeroed if zero (made durable, not drained). 0 or -1. */
+/* Reserve an object, zeroed if zero (not flushed: palloc_op_data, or persist it). 0 or -1. */
 int palloc_reserve(struct pmemobjpool *pop, size_t size, uint64_t type, bool zero,
 		struct pres *r);
 

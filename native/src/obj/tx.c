@@ -323,21 +323,22 @@ commit(void)
 	for (size_t i = 0; i < tx.nnews; i++)
 		bytes += tx.news[i].size;
 	bool vouch = heap && bytes <= CHECK_MAX;
-	if (flush_changes(pop) != 0 || (!vouch && pmemops_drain(pop->ops) != 0))
-		return errno;
 	if (tx.lane < 0)
 		tx.lane = (int)lane_hold(pop);
 	struct ulog_ctx c = lane_ctx(pop, (unsigned)tx.lane);
 	int ret = 0;
+	/* vouched data is flushed by the commit, after its locked instructions */
+	if (!vouch && (flush_changes(pop) != 0 || pmemops_drain(pop->ops) != 0))
+		return errno;
 	if (heap) {
 		struct palloc_op op;
 		palloc_op_init(&op);
 		for (size_t i = 0; i < tx.nranges && ret == 0 && vouch; i++)
 			if (tx.ranges[i].flush)
-				ret = redo_buf_check(&op.redo, pop->base, tx.ranges[i].off,
+				ret = palloc_op_data(&op, pop->base, tx.ranges[i].off,
 						tx.ranges[i].size);
 		for (size_t i = 0; i < tx.nnews && ret == 0 && vouch; i++)
-			ret = redo_buf_check(&op.redo, pop->base, tx.news[i].r.off, tx.news[i].size);
+			ret = palloc_op_data(&op, pop->base, tx.news[i].r.off, tx.news[i].size);
 		for (size_t i = 0; i < tx.nnews && ret == 0; i++)
 			ret = palloc_op_publish(&op, &tx.news[i].r);
 		for (size_t i = 0; i < tx.nfrees && ret == 0; i++)

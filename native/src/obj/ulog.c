@@ -130,13 +130,15 @@ redo_capacity(const struct ulog_ctx *c)
 	return REDO_INLINE + cap;
 }
 
+/* redo_sum -- the checksum of record seq of n entries: e[0, inline) then ext[] */
 static uint64_t
-redo_sum(const struct ulog_ctx *c, uint64_t n, uint64_t seq, const struct redo_entry *ext)
+redo_sum(const struct ulog_ctx *c, uint64_t n, uint64_t seq, const struct redo_entry *e,
+		const struct redo_entry *ext)
 {
 	uint64_t head[2] = { n, seq };
 	uint64_t h = hash_words(mix64((uintptr_t)c->lane - (uintptr_t)c->base), head, 16);
 	size_t in = MIN(n, REDO_INLINE);
-	h = hash_words(h, c->lane->redo.e, in * sizeof(struct redo_entry));
+	h = hash_words(h, e, in * sizeof(struct redo_entry));
 	if (n > in)
 		h = hash_words(h, ext, (n - in) * sizeof(struct redo_entry));
 	h = mix64(h);
@@ -216,6 +218,8 @@ redo_commit(const struct ulog_ctx *c, const struct redo_buf *b, uint64_t seq, bo
 	size_t cap;
 	struct redo_entry *ext = ext_entries(c, &cap);
 	size_t in = MIN(b->n, REDO_INLINE);
+	/* summed from the caller's copy: a line just flushed may have left the cache */
+	uint64_t sum = redo_sum(c, b->n, seq, b->e, b->e + in);
 	__atomic_store_n(&r->csum, 0, __ATOMIC_RELAXED);   /* whatever was here is torn now */
 	memcpy(r->e, b->e, in * sizeof(*b->e));
 	int err = pmemops_flush(c->ops, r->e, in * sizeof(*b->e));
@@ -225,7 +229,6 @@ redo_commit(const struct ulog_ctx *c, const struct redo_buf *b, uint64_t seq, bo
 	}
 	r->n = b->n;
 	r->seq = seq;
-	uint64_t sum = redo_sum(c, b->n, seq, ext);
 	__atomic_store_n(&r->csum, sum, __ATOMIC_RELEASE);
 	err |= pmemops_flush(c->ops, r, 24);
 	err |= pmemops_drain(c->ops);               /* the record is durable: committed */
@@ -247,7 +250,7 @@ redo_valid(const struct ulog_ctx *c, uint64_t *seq)
 		return false;
 	size_t cap;
 	struct redo_entry *ext = ext_entries(c, &cap);
-	if (r->n > REDO_INLINE + cap || r->csum != redo_sum(c, r->n, r->seq, ext))
+	if (r->n > REDO_INLINE + cap || r->csum != redo_sum(c, r->n, r->seq, r->e, ext))
 		return false;
 	*seq = r->seq;
 	return true;
