@@ -115,6 +115,8 @@ commit(struct pmemobjpool *pop, struct palloc_op *op, PMEMoid *dest, PMEMoid val
 		return -1;
 	unsigned lane = lane_hold(pop);
 	int ret = palloc_commit(pop, lane, op, !inside);
+	struct ulog_ctx c = lane_ctx(pop, lane);
+	ulog_prefetch(&c);
 	lane_release(pop, lane);
 	if (dest && !inside)
 		*dest = value;

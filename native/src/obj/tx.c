@@ -358,6 +358,7 @@ commit(void)
 		return errno;
 	}
 	tx.nnews = tx.nfrees = tx.nranges = tx.nacts = 0;
+	ulog_prefetch(&c);
 	release_lane();
 	return 0;
 }

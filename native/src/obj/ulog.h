@@ -184,6 +184,10 @@ int undo_end(const struct ulog_ctx *c, struct undo_cursor *u);
 /* Open: roll back an active log. 1 rolled back, 0 idle, -1 bad entry (message). */
 int undo_recover(const struct ulog_ctx *c);
 
+/* Start fetching the logs' first lines back into the cache (a flush on this
+ * processor evicts them) while the program runs, for the lane's next use. */
+void ulog_prefetch(const struct ulog_ctx *c);
+
 /* Offsets of the lane's extension blocks (redo's, then undo's chain) through fn;
  * for check. 0, or -1 when a link is out of the pool. */
 int ulog_blocks(const struct ulog_ctx *c, void (*fn)(void *arg, uint64_t off), void *arg);
