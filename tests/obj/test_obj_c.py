@@ -24,7 +24,7 @@ LONGEST_NAP = 0.04         # a kill lands in open, recovery or mid-transaction a
 M64 = (1 << 64) - 1
 
 
-@pytest.mark.parametrize("program", ["obj_api.c", "obj_tx.c"])
+@pytest.mark.parametrize("program", ["obj_api.c", "obj_tx.c", "obj_actions.c"])
 def test_api_program(c_program, pool_dir, program):
     run = c_program(program, pool_dir, timeout=120)
     assert run.returncode == 0 and ", 0 failed" in run.stdout, run.describe()
@@ -40,7 +40,7 @@ def _pmdk_available() -> bool:
 
 @pytest.mark.skipif(SANITIZED or not _pmdk_available(),
                     reason="needs Debian's libpmemobj-dev (and an unsanitized run)")
-@pytest.mark.parametrize("program", ["obj_api.c", "obj_tx.c"])
+@pytest.mark.parametrize("program", ["obj_api.c", "obj_tx.c", "obj_actions.c"])
 def test_same_program_passes_against_pmdk(tmp_path, pool_dir, program):
     """The expectations of the API programs are PMDK's behaviour, not only ours."""
     exe = tmp_path / f"{Path(program).stem}_pmdk"
