@@ -7,8 +7,8 @@
  * until a redo record makes them so (pheap_publish_ops + redo_commit). Frees are
  * the other way round: the record first (pheap_free_ops), then pheap_freed gives
  * the object back to the index. An empty slab leaves the media as it is (a
- * zero bitmap is an empty slab) and its pages go back to the free runs; the
- * head word it leaves is cleared by whatever record next uses those pages.
+ * zero bitmap is an empty slab, which opening reads as one free page) and its
+ * pages go back to the free runs.
  *
  * Threads: objects come from arenas (a lock each, bins by size class and type
  * number); pages from one page lock, taken rarely (a new slab, a run). Lock
@@ -16,7 +16,7 @@
  *
  * Glossary: reservation = an object handed out but not yet published; run = an
  * object of whole pages; vslab = a slab's volatile state (allocated or reserved
- * bits); stale head = a page whose descriptor still names an empty slab.
+ * bits).
  */
 #ifndef PMALLOC_OBJ_PHEAP_H
 #define PMALLOC_OBJ_PHEAP_H
@@ -54,7 +54,6 @@ struct pheap {
 	uint32_t *len;                        /* head: pages of the unit; free run: at both ends */
 	uint32_t *fnext, *fprev;              /* free runs' bucket links (UINT32_MAX: none) */
 	struct vslab **slab;                  /* per slab head */
-	uint8_t *stale;                       /* per page: descriptor may name an empty slab */
 	uint32_t buckets[PHEAP_BUCKETS];      /* free runs by size */
 	uint32_t vtop;                        /* pages below were handed out at some time */
 	uint64_t free_pages;

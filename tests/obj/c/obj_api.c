@@ -24,6 +24,8 @@
 #define MiB ((size_t)1 << 20)
 #define LAYOUT "obj_api"
 
+#include "objtest.h"
+
 struct foo {
 	uint64_t a;
 	char text[48];
@@ -33,96 +35,6 @@ struct bar {
 };
 TOID_DECLARE(struct foo, 2);
 TOID_DECLARE(struct bar, 3);
-
-static const char *dir;
-
-/* dir/name, in a buffer of the caller's */
-static char *
-pool_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
-	return buf;
-}
-
-/* A fresh pool of `size` bytes (the file is removed first). */
-static PMEMobjpool *
-fresh_pool(const char *name, size_t size)
-{
-	char path[4096];
-	pool_path(path, sizeof(path), name);
-	unlink(path);
-	PMEMobjpool *pop = pmemobj_create(path, LAYOUT, size, 0600);
-	if (pop == NULL)
-		printf("  cannot create %s: %s\n", path, pmemobj_errormsg());
-	return pop;
-}
-
-static void
-drop_pool(PMEMobjpool *pop, const char *name)
-{
-	char path[4096];
-	if (pop != NULL)
-		pmemobj_close(pop);
-	unlink(pool_path(path, sizeof(path), name));
-}
-
-/* How many objects the pool holds, all types. */
-static size_t
-count_objects(PMEMobjpool *pop)
-{
-	size_t n = 0;
-	PMEMoid oid;
-	POBJ_FOREACH(pop, oid)
-		n++;
-	return n;
-}
-
-static size_t
-count_type(PMEMobjpool *pop, uint64_t type_num)
-{
-	size_t n = 0;
-	PMEMoid oid;
-	POBJ_FOREACH(pop, oid)
-		if (pmemobj_type_num(oid) == type_num)
-			n++;
-	return n;
-}
-
-static bool
-all_bytes(const void *p, int c, size_t len)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != (unsigned char)c)
-			return false;
-	return true;
-}
-
-/* byte i of the fill pattern `seed` */
-static unsigned char
-pattern_byte(uint64_t seed, size_t i)
-{
-	uint64_t x = (seed + i) * 0x9E3779B97F4A7C15u;
-	return (unsigned char)(x >> 56);
-}
-
-static void
-fill(void *p, uint64_t seed, size_t len)
-{
-	unsigned char *b = p;
-	for (size_t i = 0; i < len; i++)
-		b[i] = pattern_byte(seed, i);
-}
-
-static bool
-holds(const void *p, uint64_t seed, size_t len)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != pattern_byte(seed, i))
-			return false;
-	return true;
-}
 
 /* ---- constructors ------------------------------------------------------------------- */
 
@@ -279,7 +191,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
 		return 2;
 	}
-	dir = argv[1];
+	objtest_dir = argv[1];
 	char path[4096], path2[4096];
 
 	CHECK_BODY("check-version") {

@@ -33,6 +33,8 @@
 #define MiB ((size_t)1 << 20)
 #define LAYOUT "obj_tx"
 
+#include "objtest.h"
+
 struct troot {
 	PMEMmutex mtx;          /* the counter's */
 	PMEMmutex mtx2;         /* taken by pmemobj_tx_lock() */
@@ -57,7 +59,6 @@ static PMEMobjpool *pop;        /* the pool of every test */
 static PMEMobjpool *other;      /* a second pool: its objects are foreign to pop's txs */
 static struct troot *rt;
 static PMEMoid foreign;         /* an object of `other` */
-static const char *dir_path;
 
 /* What a transaction did, read after TX_END: a trace of numbered events. */
 static int trace[32];
@@ -97,97 +98,6 @@ trace_is(int n, const int *events, const int *stages)
 		printf("\n");
 	}
 	return same;
-}
-
-static char *
-pool_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir_path, name);
-	return buf;
-}
-
-static PMEMobjpool *
-fresh_pool(const char *name, size_t size)
-{
-	char path[4096];
-	pool_path(path, sizeof(path), name);
-	unlink(path);
-	PMEMobjpool *p = pmemobj_create(path, LAYOUT, size, 0600);
-	if (p == NULL)
-		printf("  cannot create %s: %s\n", path, pmemobj_errormsg());
-	return p;
-}
-
-static void
-drop_pool(PMEMobjpool *p, const char *name)
-{
-	char path[4096];
-	if (p != NULL)
-		pmemobj_close(p);
-	unlink(pool_path(path, sizeof(path), name));
-}
-
-static size_t
-count_type(PMEMobjpool *p, uint64_t type_num)
-{
-	size_t n = 0;
-	PMEMoid oid;
-	POBJ_FOREACH(p, oid)
-		if (pmemobj_type_num(oid) == type_num)
-			n++;
-	return n;
-}
-
-static size_t
-count_objects(PMEMobjpool *p)
-{
-	size_t n = 0;
-	PMEMoid oid;
-	POBJ_FOREACH(p, oid)
-		n++;
-	return n;
-}
-
-static bool
-all_bytes(const void *p, int c, size_t len)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != (unsigned char)c)
-			return false;
-	return true;
-}
-
-static unsigned char
-pattern_byte(uint64_t seed, size_t i)
-{
-	return (unsigned char)(((seed + i) * 0x9E3779B97F4A7C15u) >> 56);
-}
-
-/* bytes [from, to) of p hold the pattern `seed` (as fill(p, seed, to) left them) */
-static bool
-holds_from(const void *p, uint64_t seed, size_t from, size_t to)
-{
-	for (size_t i = from; i < to; i++)
-		if (((const unsigned char *)p)[i] != pattern_byte(seed, i))
-			return false;
-	return true;
-}
-
-static void
-fill(void *p, uint64_t seed, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		((unsigned char *)p)[i] = pattern_byte(seed, i);
-}
-
-static bool
-holds(const void *p, uint64_t seed, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (((const unsigned char *)p)[i] != pattern_byte(seed, i))
-			return false;
-	return true;
 }
 
 /* rt->a, rt->b and rt->buf to known values, outside any transaction */
@@ -1199,7 +1109,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
 		return 2;
 	}
-	dir_path = argv[1];
+	objtest_dir = argv[1];
 	pop = fresh_pool("tx.obj", 8 * PMEMOBJ_MIN_POOL);
 	other = fresh_pool("other.obj", PMEMOBJ_MIN_POOL);
 	if (pop == NULL || other == NULL)
