@@ -685,3 +685,121 @@ def obj_usage(pop: Handle) -> tuple[int, int, int, int]:
     out = ffi.new("uint64_t[3]")
     lib.pmalloc_obj_usage(pop, out, out + 1, out + 2)
     return int(out[0]), int(out[1]), int(out[2]), int(lib.pmemobj_root_size(pop))
+
+
+def obj_map(address: int, size: int, layout: str | None, create: bool) -> Handle:
+    """An object pool over memory the caller mapped (the crash simulator's): pmalloc_obj_map."""
+    lay = layout.encode() if layout is not None else ffi.NULL
+    return _log_or_raise(lib.pmalloc_obj_map(ffi.cast("void *", address), size, lay, create),
+                         None)
+
+
+def obj_base(pop: Handle, off: int, uuid_lo: int) -> int:
+    """The address of offset off of the pool (pmemobj_direct)."""
+    oid = ffi.new("PMEMoid *", {"pool_uuid_lo": uuid_lo, "off": off})
+    return int(ffi.cast("uintptr_t", lib.pmemobj_direct(oid[0])))
+
+
+def obj_root(pop: Handle, size: int) -> tuple[int, int, int]:
+    """(uuid_lo, off, size) of the root, made or grown to size bytes; raises on failure."""
+    oid = lib.pmemobj_root(pop, size)
+    if oid.off == 0:
+        raise last_error()
+    return int(oid.pool_uuid_lo), int(oid.off), int(lib.pmemobj_root_size(pop))
+
+
+def obj_ids(pop: Handle) -> tuple[int, int, int]:
+    """(the pool_uuid_lo its oids carry, its mapping's address, its size)."""
+    return (int(lib.pmalloc_obj_uuid(pop)), int(ffi.cast("uintptr_t", lib.pmalloc_obj_base(pop))),
+            int(lib.pmalloc_obj_size(pop)))
+
+
+def obj_alloc(pop: Handle, size: int, type_num: int, zero: bool) -> tuple[int, int]:
+    oid = ffi.new("PMEMoid *")
+    flags = lib.POBJ_XALLOC_ZERO if zero else 0
+    if lib.pmemobj_xalloc(pop, oid, size, type_num, flags, ffi.NULL, ffi.NULL) != 0:
+        raise last_error()
+    return int(oid.pool_uuid_lo), int(oid.off)
+
+
+def obj_free(uuid_lo: int, off: int) -> None:
+    oid = ffi.new("PMEMoid *", {"pool_uuid_lo": uuid_lo, "off": off})
+    lib.pmemobj_free(oid)
+    if oid.off != 0:
+        raise last_error()
+
+
+def obj_info(uuid_lo: int, off: int) -> tuple[int, int]:
+    """(usable size, type number) of an allocated object; usable 0: not one."""
+    oid = ffi.new("PMEMoid *", {"pool_uuid_lo": uuid_lo, "off": off})
+    return int(lib.pmemobj_alloc_usable_size(oid[0])), int(lib.pmemobj_type_num(oid[0]))
+
+
+def obj_objects(pop: Handle) -> list[tuple[int, int]]:
+    """Every object of the pool, in address order."""
+    out = []
+    oid = lib.pmemobj_first(pop)
+    while oid.off != 0:
+        out.append((int(oid.pool_uuid_lo), int(oid.off)))
+        oid = lib.pmemobj_next(oid)
+    return out
+
+
+_TX_NONE = ffi.cast("enum pobj_tx_param", 0)
+
+
+def tx_begin(pop: Handle) -> None:
+    err = lib.pmemobj_tx_begin(pop, ffi.NULL, _TX_NONE)
+    if err:
+        lib.pmemobj_tx_end()
+        raise last_error()
+
+
+def tx_can_begin() -> bool:
+    """Whether a transaction may begin now: none running, or one in its work stage."""
+    return int(lib.pmemobj_tx_stage()) in (lib.TX_STAGE_NONE, lib.TX_STAGE_WORK)
+
+
+def obj_root_size(pop: Handle) -> int:
+    return int(lib.pmemobj_root_size(pop))
+
+
+def buffer_span(buf: Any) -> tuple[int, int]:
+    """(address, length in bytes) of any buffer-protocol object."""
+    with ffi.from_buffer(buf) as c:
+        return int(ffi.cast("uintptr_t", c)), len(c)
+
+
+def tx_commit_end() -> None:
+    """Commit (in the work stage) and end the level; raises when the transaction aborted."""
+    if lib.pmemobj_tx_stage() == lib.TX_STAGE_WORK:
+        lib.pmemobj_tx_commit()
+    err = lib.pmemobj_tx_end()
+    if err:
+        raise error_from_errno(err, f"the transaction aborted: {_text(lib.pmalloc_errormsg())}")
+
+
+def tx_abort_end() -> None:
+    if lib.pmemobj_tx_stage() == lib.TX_STAGE_WORK:
+        lib.pmemobj_tx_abort(0)
+    lib.pmemobj_tx_end()
+
+
+def tx_add(address: int, size: int) -> None:
+    if lib.pmemobj_tx_xadd_range_direct(ffi.cast("void *", address), size,
+                                        lib.POBJ_XADD_NO_ABORT) != 0:
+        raise last_error()
+
+
+def tx_alloc(size: int, type_num: int, zero: bool) -> tuple[int, int]:
+    flags = lib.POBJ_XALLOC_NO_ABORT | (lib.POBJ_XALLOC_ZERO if zero else 0)
+    oid = lib.pmemobj_tx_xalloc(size, type_num, flags)
+    if oid.off == 0:
+        raise last_error()
+    return int(oid.pool_uuid_lo), int(oid.off)
+
+
+def tx_free(uuid_lo: int, off: int) -> None:
+    oid = ffi.new("PMEMoid *", {"pool_uuid_lo": uuid_lo, "off": off})
+    if lib.pmemobj_tx_xfree(oid[0], lib.POBJ_XFREE_NO_ABORT) != 0:
+        raise last_error()

@@ -180,6 +180,11 @@ struct pmemobjpool *pmalloc_obj_map(void *addr, size_t size, const char *layout,
 /* The consistency walk of pmemobj_check on an open pool: 1, 0 (message), -1. */
 int pmalloc_obj_check_map(struct pmemobjpool *pop);
 
+/* The pool_uuid_lo the pool's oids carry; where it is mapped, and its size. */
+uint64_t pmalloc_obj_uuid(struct pmemobjpool *pop);
+void *pmalloc_obj_base(struct pmemobjpool *pop);
+size_t pmalloc_obj_size(struct pmemobjpool *pop);
+
 /* Heap figures of an open pool: bytes in free pages, bytes of user objects
  * (their usable sizes) and how many there are (the root included). */
 void pmalloc_obj_usage(struct pmemobjpool *pop, uint64_t *free_bytes, uint64_t *used_bytes,

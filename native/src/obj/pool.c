@@ -547,3 +547,21 @@ pmalloc_obj_usage(PMEMobjpool *pop, uint64_t *free_bytes, uint64_t *used_bytes, 
 	if (objects)
 		*objects = n;
 }
+
+API uint64_t
+pmalloc_obj_uuid(PMEMobjpool *pop)
+{
+	return pop ? pop->uuid_lo : 0;
+}
+
+API void *
+pmalloc_obj_base(PMEMobjpool *pop)
+{
+	return pop ? pop->base : NULL;
+}
+
+API size_t
+pmalloc_obj_size(PMEMobjpool *pop)
+{
+	return pop ? pop->size : 0;
+}
