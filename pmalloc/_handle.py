@@ -8,7 +8,16 @@ from types import TracebackType
 from typing import Any
 
 from pmalloc._nocopy import NoCopy
-from pmalloc.errors import PoolClosedError
+from pmalloc.errors import CorruptPoolError, InvalidArgumentError, PoolClosedError
+
+
+def opening(call: Callable[..., Any], path: str, *args: Any) -> Any:
+    """call(path, ...), opening a pool file: a file that is not a sound pool of the kind
+    asked for (EINVAL from C) raised as CorruptPoolError naming the file."""
+    try:
+        return call(path, *args)
+    except InvalidArgumentError as exc:
+        raise CorruptPoolError(f"{path}: {exc}") from None
 
 
 class PoolHandle(NoCopy):

@@ -14,7 +14,7 @@ import operator
 from typing import Any, Final
 
 from pmalloc import _args, _capi
-from pmalloc._handle import PoolHandle
+from pmalloc._handle import PoolHandle, opening
 from pmalloc.errors import CorruptPoolError, InvalidArgumentError
 
 __all__ = ["BlockPool", "MIN_POOL_SIZE", "MIN_BLOCK_SIZE"]
@@ -52,10 +52,7 @@ class BlockPool(PoolHandle):
         """The pool at ``path`` (``bsize`` 0: whatever its blocks are); CorruptPoolError with
         the reason if it is not a valid block pool of that block size."""
         p = _args.path(path, "path")
-        try:
-            return cls(_capi.blk_open(p, _args.size(bsize, "bsize")), p)
-        except InvalidArgumentError as exc:
-            raise CorruptPoolError(f"{p}: {exc}") from None
+        return cls(opening(_capi.blk_open, p, _args.size(bsize, "bsize")), p)
 
     @staticmethod
     def check(path: _args.PathArg, bsize: int = 0) -> tuple[bool, str]:

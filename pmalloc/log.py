@@ -18,21 +18,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from pmalloc import _args, _capi
-from pmalloc._handle import PoolHandle
+from pmalloc._handle import PoolHandle, opening
 from pmalloc.errors import CorruptPoolError, InvalidArgumentError
 
 __all__ = ["Log", "MIN_POOL_SIZE"]
 
 #: The smallest log pool (PMEMLOG_MIN_POOL, 2 MiB).
 MIN_POOL_SIZE: Final = 2 << 20
-
-
-def _opening(call: Any, path: str, *args: Any) -> Any:
-    """call(path, ...), a bad pool raised as CorruptPoolError."""
-    try:
-        return call(path, *args)
-    except InvalidArgumentError as exc:
-        raise CorruptPoolError(f"{path}: {exc}") from None
 
 
 class Log(PoolHandle):
@@ -56,7 +48,7 @@ class Log(PoolHandle):
     def open(cls, path: _args.PathArg) -> Log:
         """The log pool at ``path``; CorruptPoolError (with why) if it is not a valid one."""
         p = _args.path(path, "path")
-        return cls(_opening(_capi.log_open, p), p)
+        return cls(opening(_capi.log_open, p), p)
 
     @staticmethod
     def check(path: _args.PathArg) -> tuple[bool, str]:

@@ -28,7 +28,7 @@ from typing import Any, Final, NamedTuple
 
 from pmalloc import _args, _capi
 from pmalloc._buffer import View
-from pmalloc._handle import PoolHandle
+from pmalloc._handle import PoolHandle, opening
 from pmalloc.errors import (CorruptPoolError, ForeignPointerError, InvalidArgumentError,
                             PoolClosedError)
 
@@ -62,14 +62,6 @@ class Oid(NamedTuple):
 NULL: Final = Oid(0, 0)
 
 
-def _opening(call: Any, path: str, *args: Any) -> Any:
-    """call(path, ...), a bad pool or a wrong layout raised as CorruptPoolError."""
-    try:
-        return call(path, *args)
-    except InvalidArgumentError as exc:
-        raise CorruptPoolError(f"{path}: {exc}") from None
-
-
 class ObjPool(PoolHandle):
     """An open object pool. Made by :meth:`create`, :meth:`open` (and for tests, ``_map``)."""
 
@@ -99,7 +91,7 @@ class ObjPool(PoolHandle):
         """The pool at ``path`` (its layout must be ``layout`` unless None); CorruptPoolError
         saying why when the file is not a sound pool of that layout."""
         p = _args.path(path, "path")
-        return cls(_opening(_capi.obj_open, p, layout), p)
+        return cls(opening(_capi.obj_open, p, layout), p)
 
     @classmethod
     def _map(cls, address: int, size: int, layout: str | None, create: bool) -> ObjPool:
