@@ -694,12 +694,6 @@ def obj_map(address: int, size: int, layout: str | None, create: bool) -> Handle
                          None)
 
 
-def obj_base(pop: Handle, off: int, uuid_lo: int) -> int:
-    """The address of offset off of the pool (pmemobj_direct)."""
-    oid = ffi.new("PMEMoid *", {"pool_uuid_lo": uuid_lo, "off": off})
-    return int(ffi.cast("uintptr_t", lib.pmemobj_direct(oid[0])))
-
-
 def obj_root(pop: Handle, size: int) -> tuple[int, int, int]:
     """(uuid_lo, off, size) of the root, made or grown to size bytes; raises on failure."""
     oid = lib.pmemobj_root(pop, size)

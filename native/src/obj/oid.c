@@ -129,6 +129,21 @@ oid_at(const struct pmemobjpool *pop, uint64_t off)
 	return (PMEMoid){ .pool_uuid_lo = pop->uuid_lo, .off = off };
 }
 
+/* commit_new -- commit op (built so far with status ret) publishing r, storing
+ * r's oid at dest (if not NULL); r goes back to the heap when the record could
+ * not be built. 0 or -1. */
+static int
+commit_new(struct pmemobjpool *pop, struct palloc_op *op, int ret, const struct pres *r,
+		PMEMoid *dest)
+{
+	if (ret == 0)
+		ret = palloc_op_publish(op, r);
+	if (ret == 0)
+		return commit(pop, op, dest, oid_at(pop, r->off));
+	pheap_cancel(&pop->heap, r);
+	return -1;
+}
+
 static int
 check_size(const char *fn, size_t size)
 {
@@ -165,12 +180,7 @@ obj_alloc(const char *fn, PMEMobjpool *pop, PMEMoid *oidp, size_t size, uint64_t
 	struct palloc_op op;
 	palloc_op_init(&op);
 	int ret = vouch ? palloc_op_data(&op, pop->base, r.off, size) : 0;
-	if (ret == 0)
-		ret = palloc_op_publish(&op, &r);
-	if (ret == 0)
-		ret = commit(pop, &op, oidp, oid_at(pop, r.off));
-	else
-		pheap_cancel(&pop->heap, &r);
+	ret = commit_new(pop, &op, ret, &r, oidp);
 	palloc_op_fini(&op);
 	return ret;
 }
@@ -305,13 +315,8 @@ obj_realloc(const char *fn, PMEMobjpool *pop, PMEMoid *oidp, size_t size, uint64
 		memset(dst + keep, 0, size - keep);
 	ret = pmemops_persist(pop->ops, dst, size);
 	if (ret == 0)
-		ret = palloc_op_publish(&op, &r);
-	if (ret == 0)
 		ret = palloc_op_free(&op, &old);
-	if (ret == 0)
-		ret = commit(pop, &op, oidp, oid_at(pop, r.off));
-	else
-		pheap_cancel(&pop->heap, &r);
+	ret = commit_new(pop, &op, ret, &r, oidp);
 	palloc_op_fini(&op);
 	return ret;
 }
@@ -360,17 +365,12 @@ root_grow(PMEMobjpool *pop, size_t size, pmemobj_constr constructor, void *arg)
 	}
 	struct palloc_op op;
 	palloc_op_init(&op);
-	ret = palloc_op_publish(&op, &r);
-	if (ret == 0 && has_old)
-		ret = palloc_op_free(&op, &old);
+	ret = has_old ? palloc_op_free(&op, &old) : 0;
 	if (ret == 0)
 		ret = palloc_op_set(&op, pool_off(pop, &st->root_off), r.off);
 	if (ret == 0)
 		ret = palloc_op_set(&op, pool_off(pop, &st->root_size), size);
-	if (ret == 0)
-		ret = commit(pop, &op, NULL, OID_NULL);
-	else
-		pheap_cancel(&pop->heap, &r);
+	ret = commit_new(pop, &op, ret, &r, NULL);
 	palloc_op_fini(&op);
 	return ret;
 }

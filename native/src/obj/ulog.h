@@ -31,7 +31,8 @@
  * next offset, data bytes, data), which the lane keeps for its next transactions.
  *
  * Glossary: gen = the transaction generation in the undo state word
- * (state = gen << 1 | active; a transaction's end makes it (gen + 1) << 1); ext = extension block, a run of pages the heap
+ * (state = gen << 1 | active; a transaction's end makes it (gen + 1) << 1); ext =
+ * extension block, a run of pages the heap
  * marks internal; entry = an operation (redo) or a snapshot (undo).
  */
 #ifndef PMALLOC_OBJ_ULOG_H
