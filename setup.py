@@ -1,4 +1,4 @@
-"""Build: the cffi module pmalloc._native, the CPython type module pmalloc._buffer,
+"""Build: the cffi module pmalloc._native, the CPython type modules pmalloc._buffer and _tx,
 and the plain shared library libpmalloc.so (the C API), all from native/."""
 import glob
 import os
@@ -93,6 +93,14 @@ buffer_type = Extension(
     extra_link_args=LDFLAGS,
 )
 
+# The hot path of pmalloc.obj's transactions (it calls libpmalloc through addresses it is given).
+tx_type = Extension(
+    "pmalloc._tx",
+    sources=["native/python/tx.c"],
+    extra_compile_args=[f for f in CFLAGS if f != "-fvisibility=hidden"],
+    extra_link_args=LDFLAGS,
+)
+
 # NumPy's array data handlers (NEP 49); needs no NumPy headers to build.
 nphandler = Extension(
     "pmalloc._nphandler",
@@ -103,6 +111,6 @@ nphandler = Extension(
 
 setup(
     cffi_modules=["pmalloc/_build.py:ffibuilder"],
-    ext_modules=[libpmalloc, libvmmalloc, libmemtier, buffer_type, nphandler],
+    ext_modules=[libpmalloc, libvmmalloc, libmemtier, buffer_type, tx_type, nphandler],
     cmdclass={"build_ext": BuildExt},
 )

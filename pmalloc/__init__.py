@@ -14,6 +14,7 @@ from pmalloc.errors import (
     PmallocTypeError,
     PoolClosedError,
     PoolError,
+    ReadOnlyError,
 )
 from pmalloc.vmem import Buffer, Pool
 from pmalloc import numpy  # noqa: E402 - NumPy arrays in pools (NEP 49)
@@ -55,6 +56,7 @@ __all__ = [
     "PmallocError",
     "PoolError",
     "PoolClosedError",
+    "ReadOnlyError",
     "CorruptPoolError",
     "InvalidBufferError",
     "ForeignPointerError",

@@ -97,6 +97,26 @@ def path(value: PathArg, what: str) -> str:
     return text
 
 
+def layout(value: str | bytes | None, limit: int = 1023) -> str | None:
+    """An obj pool's layout name: None, or str (bytes decoded as UTF-8) of at most ``limit``
+    bytes with no NUL; PmallocTypeError / InvalidArgumentError naming the layout."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgumentError(f"the layout {value!r} is not UTF-8") from None
+    if not isinstance(value, str):
+        raise PmallocTypeError(f"a layout must be str or None, not {type(value).__name__}")
+    if "\0" in value:
+        raise InvalidArgumentError(f"embedded null byte in the layout {value!r}")
+    if len(value.encode("utf-8")) > limit:
+        raise InvalidArgumentError(f"a layout name is at most {limit} bytes, "
+                                   f"not {len(value.encode('utf-8'))}")
+    return value
+
+
 def buffer(value: Any, what: str) -> Any:
     """A bytes-like object as a cdata buffer for a C call (``with _args.buffer(...) as b``,
     ``len(b)`` its bytes), without a copy; PmallocTypeError naming ``what`` otherwise."""

@@ -34,7 +34,7 @@ if os.environ.get("PMALLOC_SANITIZE") == "1":
 
 # One cdef file per public header, in this order: pmalloc.cdef uses libvmem's VMEM.
 CDEF_FILES = ["libvmem.cdef", "libpmem.cdef", "pmalloc.cdef", "memkind.cdef", "libpmemlog.cdef",
-              "libpmemblk.cdef", "libpmemobj.cdef"]
+              "libpmemblk.cdef", "libpmemobj.cdef", "pmalloc_kv.cdef"]
 
 
 def _cdef() -> str:
@@ -51,7 +51,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_CDEF)
 ffibuilder.set_source(
     "pmalloc._native",
-    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n#include "memkind_memtier.h"\n#include "libpmemlog.h"\n#include "libpmemblk.h"\n#include "libpmemobj.h"\n',
+    '#include "libvmem.h"\n#include "pmalloc.h"\n#include "libpmem.h"\n#include "memkind.h"\n#include "memkind_memtier.h"\n#include "libpmemlog.h"\n#include "libpmemblk.h"\n#include "libpmemobj.h"\n#include "pmalloc_kv.h"\n',
     sources=LIB_SOURCES,
     include_dirs=INCLUDE_DIRS,
     extra_compile_args=[f for f in CFLAGS if f != "-Werror"],

@@ -15,6 +15,7 @@ function once, at import.
 """
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from typing import Any, Final
@@ -348,7 +349,7 @@ def memtier_numpy_allocator(memory: Handle) -> tuple[int, int, int, int, int]:
 
 
 def _log_or_raise(plp: Handle, path: str | None) -> Handle:
-    """A log or block pool handle, or the exception for the failed call."""
+    """A pool or store handle, or the exception for the failed call."""
     if plp == ffi.NULL:
         raise last_error(path)
     return plp
@@ -739,19 +740,39 @@ def obj_objects(pop: Handle) -> list[tuple[int, int]]:
     return out
 
 
-_TX_NONE = ffi.cast("enum pobj_tx_param", 0)
+_tx_enter = lib.pmalloc_tx_enter
+_tx_leave = lib.pmalloc_tx_leave
+_tx_add_addr = lib.pmalloc_tx_add_addr
 
 
-def tx_begin(pop: Handle) -> None:
-    err = lib.pmemobj_tx_begin(pop, ffi.NULL, _TX_NONE)
-    if err:
-        lib.pmemobj_tx_end()
+def tx_hot_path() -> tuple[int, int, int, int]:
+    """The addresses of pmalloc_tx_enter, pmalloc_tx_leave, pmalloc_tx_add_addr and
+    pmalloc_errormsg, for pmalloc._tx (the C half of pmalloc.obj.Transaction)."""
+    names = ("pmalloc_tx_enter", "pmalloc_tx_leave", "pmalloc_tx_add_addr", "pmalloc_errormsg")
+    return tuple(int(_cast("uintptr_t", ffi.addressof(lib, n))) for n in names)  # type: ignore
+
+
+def handle_address(h: Handle) -> int:
+    return int(_cast("uintptr_t", h))
+
+
+def tx_enter(pop: Handle) -> None:
+    """Begin a transaction, or a nested level of the running one."""
+    if _tx_enter(pop):
         raise last_error()
 
 
-def tx_can_begin() -> bool:
-    """Whether a transaction may begin now: none running, or one in its work stage."""
-    return int(lib.pmemobj_tx_stage()) in (lib.TX_STAGE_NONE, lib.TX_STAGE_WORK)
+def tx_leave(abort: bool) -> None:
+    """End the innermost level: commit it, or (abort) roll it back; raises when the
+    transaction aborted and abort was not asked."""
+    err = _tx_leave(abort)
+    if err and not abort:
+        raise error_from_errno(err, f"the transaction aborted: {_text(lib.pmalloc_errormsg())}")
+
+
+def obj_txs(pop: Handle) -> int:
+    """How many transactions (all threads) are open on the pool."""
+    return int(lib.pmalloc_obj_txs(pop))
 
 
 def obj_root_size(pop: Handle) -> int:
@@ -764,24 +785,8 @@ def buffer_span(buf: Any) -> tuple[int, int]:
         return int(ffi.cast("uintptr_t", c)), len(c)
 
 
-def tx_commit_end() -> None:
-    """Commit (in the work stage) and end the level; raises when the transaction aborted."""
-    if lib.pmemobj_tx_stage() == lib.TX_STAGE_WORK:
-        lib.pmemobj_tx_commit()
-    err = lib.pmemobj_tx_end()
-    if err:
-        raise error_from_errno(err, f"the transaction aborted: {_text(lib.pmalloc_errormsg())}")
-
-
-def tx_abort_end() -> None:
-    if lib.pmemobj_tx_stage() == lib.TX_STAGE_WORK:
-        lib.pmemobj_tx_abort(0)
-    lib.pmemobj_tx_end()
-
-
 def tx_add(address: int, size: int) -> None:
-    if lib.pmemobj_tx_xadd_range_direct(ffi.cast("void *", address), size,
-                                        lib.POBJ_XADD_NO_ABORT) != 0:
+    if _tx_add_addr(address, size):
         raise last_error()
 
 
@@ -797,3 +802,89 @@ def tx_free(uuid_lo: int, off: int) -> None:
     oid = ffi.new("PMEMoid *", {"pool_uuid_lo": uuid_lo, "off": off})
     if lib.pmemobj_tx_xfree(oid[0], lib.POBJ_XFREE_NO_ABORT) != 0:
         raise last_error()
+
+
+# ---- pmalloc_kv: the key/value store --------------------------------------------------------
+
+KV_RDONLY: Final = int(lib.PMALLOC_KV_RDONLY)
+KV_CREATE: Final = int(lib.PMALLOC_KV_CREATE)
+KV_TRUNC: Final = int(lib.PMALLOC_KV_TRUNC)
+
+_kv_get = lib.pmalloc_kv_get
+_kv_set = lib.pmalloc_kv_set
+_kv_del = lib.pmalloc_kv_del
+_kv_next = lib.pmalloc_kv_next
+_unpack = ffi.unpack
+
+
+def kv_open(path: str, flags: int, size: int, mode: int) -> Handle:
+    return _log_or_raise(lib.pmalloc_kv_open(os.fsencode(path), flags, size, mode), path)
+
+
+def kv_map(address: int, size: int, create: bool) -> Handle:
+    """A store over memory the caller mapped (the crash simulator's): pmalloc_kv_map."""
+    return _log_or_raise(lib.pmalloc_kv_map(_cast("void *", address), size, create), None)
+
+
+def kv_close(kv: Handle) -> None:
+    lib.pmalloc_kv_close(kv)
+
+
+def kv_out() -> tuple[Any, Any]:
+    """Result cells for kv_get and kv_next (const char **, size_t *): one pair per
+    handle, used under its lock."""
+    return ffi.new("const char **"), ffi.new("size_t *")
+
+
+def kv_iter() -> Any:
+    """A new iteration position, at the start."""
+    return ffi.new("struct pmalloc_kv_iter *")
+
+
+def kv_get(kv: Handle, key: bytes, out: tuple[Any, Any]) -> bytes | None:
+    """The value of key; None when there is none."""
+    p, n = out
+    if _kv_get(kv, key, len(key), p, n) != 0:
+        if ffi.errno == errno.ENOENT:
+            return None
+        raise last_error()
+    return _unpack(p[0], n[0])
+
+
+def kv_has(kv: Handle, key: bytes, out: tuple[Any, Any]) -> bool:
+    p, n = out
+    return _kv_get(kv, key, len(key), p, n) == 0
+
+
+def kv_set(kv: Handle, key: bytes, value: bytes) -> None:
+    if _kv_set(kv, key, len(key), value, len(value)) != 0:
+        raise last_error()
+
+
+def kv_del(kv: Handle, key: bytes) -> bool:
+    """Remove key; False when it is not there."""
+    if _kv_del(kv, key, len(key)) != 0:
+        if ffi.errno == errno.ENOENT:
+            return False
+        raise last_error()
+    return True
+
+
+def kv_count(kv: Handle) -> int:
+    return int(lib.pmalloc_kv_count(kv))
+
+
+def kv_shape(kv: Handle) -> int:
+    return int(lib.pmalloc_kv_shape(kv))
+
+
+def kv_next_key(kv: Handle, pos: Any, out: tuple[Any, Any]) -> bytes | None:
+    """The key at position pos (from kv_iter), advancing it; None at the end."""
+    p, n = out
+    if _kv_next(kv, pos, p, n, _NULL, _NULL) != 1:
+        return None
+    return _unpack(p[0], n[0])
+
+
+def kv_pool(kv: Handle) -> Handle:
+    return lib.pmalloc_kv_pool(kv)

@@ -26,6 +26,17 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError("not a size (e.g. 512M, 4G, 1073741824)") from None
 
 
+def _count(text: str) -> int:
+    """A count of things: an int >= 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"not a count (an int >= 0): {text!r}")
+    return n
+
+
 def _mib(n: int) -> str:
     return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
 
@@ -136,7 +147,8 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     from . import poolfile
     try:
-        _emit(poolfile.info(args.path), args.json)
+        limit = poolfile.TYPE_COUNT_LIMIT if args.type_limit is None else args.type_limit
+        _emit(poolfile.info(args.path, limit), args.json)
     except (PmallocError, OSError) as exc:
         print(f"pmalloc info: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, OSError) else 1
@@ -256,6 +268,11 @@ def _emit(report: dict[str, object], as_json: bool) -> None:
         return
     width = max(len(k) for k in report)
     for key, value in report.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            print(key)               # rows (an obj pool's types): one indented line each
+            for row in value:
+                print("  " + "  ".join(f"{k} {v}" for k, v in row.items()))
+            continue
         if isinstance(value, list):  # a list reads as its items, quoted as a shell would
             value = shlex.join(map(str, value)) if value else "none"
         print(f"{key:<{width}}  {value}")
@@ -305,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", nargs="?", default=None,
                       help="a pool file: its type, sizes, usage and header fields instead")
     info.add_argument("--json", action="store_true")
+    info.add_argument("--type-limit", type=_count, default=None, metavar="N",
+                      help="an obj pool's objects are counted by type number when it has at "
+                      "most N (default 1000000, about 5 s; 0: always)")
     info.set_defaults(func=_info)
     check = sub.add_parser("check", help="check a pool file (exit 0 consistent, 1 not, "
                            "2 error)")

@@ -73,6 +73,12 @@ class CorruptPoolError(PoolError):
     """A pool's metadata does not check out."""
 
 
+class ReadOnlyError(PoolError):
+    """A change to a pool or store opened for reading only."""
+
+    errno: int = _errno.EROFS
+
+
 class InvalidBufferError(PoolError, ValueError):
     """A buffer that was freed (a double free), or whose pool was closed."""
 

@@ -185,6 +185,31 @@ uint64_t pmalloc_obj_uuid(struct pmemobjpool *pop);
 void *pmalloc_obj_base(struct pmemobjpool *pop);
 size_t pmalloc_obj_size(struct pmemobjpool *pop);
 
+/* Begin a transaction (or a nested level) on pop, as pmemobj_tx_begin(pop, NULL,
+ * TX_PARAM_NONE) for bindings that cannot call a variadic function; 0 or an errno,
+ * with no level left open when it fails to begin. */
+int pmalloc_tx_enter(struct pmemobjpool *pop);
+
+/* End the innermost level, committing it (aborting it if abort) when in its work
+ * stage first; 0, or the errno the transaction aborted with. */
+int pmalloc_tx_leave(int abort);
+
+/* How many transactions (in all threads) are open on pop: closing it then is an error. */
+unsigned pmalloc_obj_txs(struct pmemobjpool *pop);
+
+/* pmemobj_tx_xadd_range_direct(addr, size, POBJ_XADD_NO_ABORT), addr as an integer. */
+int pmalloc_tx_add_addr(uintptr_t addr, size_t size);
+
+/* A range for pmalloc_tx_add_ranges. */
+struct pmalloc_tx_range {
+	const void *ptr;
+	size_t size;
+};
+
+/* Snapshot n ranges in the running transaction as pmemobj_tx_xadd_range_direct does, with
+ * one drain for all of them; 0 or an errno (flags: POBJ_XADD_*). */
+int pmalloc_tx_add_ranges(const struct pmalloc_tx_range *r, size_t n, uint64_t flags);
+
 /* Heap figures of an open pool: bytes in free pages, bytes of user objects
  * (their usable sizes) and how many there are (the root included). */
 void pmalloc_obj_usage(struct pmemobjpool *pop, uint64_t *free_bytes, uint64_t *used_bytes,

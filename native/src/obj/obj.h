@@ -40,6 +40,7 @@ struct pmemobjpool {
 	_Atomic uint64_t seq;                 /* the next record's sequence number */
 	struct pheap heap;
 	pthread_mutex_t root_lock;            /* root creation and growth */
+	atomic_uint txs;                      /* transactions open on it (all threads) */
 	void *user_data;
 };
 

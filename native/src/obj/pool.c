@@ -7,9 +7,11 @@
  * log, then builds the heap's index from the descriptors below top.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -392,6 +394,24 @@ all_zero(const char *p, size_t len)
 	return true;
 }
 
+/* reserve -- allocate the blocks of the existing regular file at path: a sparse pool
+ * would take SIGBUS where the file system has no room left; 0 or -1 (message set) */
+static int
+reserve(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errmsg_set_sys(errno, "pmemobj_create: open %s", path), -1;
+	struct stat st;
+	int err = fstat(fd, &st) != 0 ? errno : 0;
+	if (!err && S_ISREG(st.st_mode) && st.st_size > 0)
+		err = posix_fallocate(fd, 0, st.st_size);
+	close(fd);
+	if (err)
+		return errmsg_set_sys(err, "pmemobj_create: allocate the blocks of %s", path), -1;
+	return 0;
+}
+
 API PMEMobjpool *
 pmemobj_create(const char *path, const char *layout, size_t poolsize, mode_t mode)
 {
@@ -402,6 +422,8 @@ pmemobj_create(const char *path, const char *layout, size_t poolsize, mode_t mod
 				(size_t)PMEMOBJ_MIN_POOL);
 		return NULL;
 	}
+	if (!poolsize && reserve(path) != 0)
+		return NULL;
 	size_t mapped = 0;
 	int flags = poolsize ? PMEM_FILE_CREATE | PMEM_FILE_EXCL : 0;
 	char *base = pmem_map_file(path, poolsize, flags, mode, &mapped, NULL);

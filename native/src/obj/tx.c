@@ -28,6 +28,7 @@
 #include "libpmemobj.h"
 #include "obj/action.h"
 #include "obj/palloc.h"
+#include "pmalloc.h"
 
 #define MAX_LEVELS 64
 #define DEDUP_SCAN 64                     /* ranges compared before snapshotting again */
@@ -233,6 +234,7 @@ pmemobj_tx_begin(PMEMobjpool *pop, jmp_buf env, ...)
 			return fail(err, false);
 		tx.level[tx.depth].failure = tx.level[tx.depth - 1].failure;
 	} else if (tx.stage == TX_STAGE_NONE) {
+		atomic_fetch_add_explicit(&pop->txs, 1, memory_order_relaxed);
 		tx.pop = pop;
 		tx.lane = -1;
 		tx.errnum = 0;
@@ -282,6 +284,43 @@ pmemobj_tx_begin(PMEMobjpool *pop, jmp_buf env, ...)
 	}
 	set_stage(TX_STAGE_WORK);
 	return 0;
+}
+
+API int
+pmalloc_tx_enter(PMEMobjpool *pop)
+{
+	if (tx.stage != TX_STAGE_NONE && tx.stage != TX_STAGE_WORK)
+		return errmsg_set(EINVAL, "a transaction cannot begin in another's commit or "
+				"abort handling");
+	/* with no parameters, a begin that fails adds no level: nothing to end */
+	return pmemobj_tx_begin(pop, NULL, TX_PARAM_NONE);
+}
+
+API int
+pmalloc_tx_leave(int abort)
+{
+	if (tx.stage == TX_STAGE_WORK) {
+		if (abort) {
+			/* what an outer level's end reports, when it is the one that aborted */
+			errmsg_set(ECANCELED, "a block of the transaction raised: all of it rolled back");
+			pmemobj_tx_abort(ECANCELED);
+		} else {
+			pmemobj_tx_commit();
+		}
+	}
+	return pmemobj_tx_end();
+}
+
+API unsigned
+pmalloc_obj_txs(PMEMobjpool *pop)
+{
+	return pop ? atomic_load_explicit(&pop->txs, memory_order_acquire) : 0;
+}
+
+API int
+pmalloc_tx_add_addr(uintptr_t addr, size_t size)
+{
+	return pmemobj_tx_xadd_range_direct((const void *)addr, size, POBJ_XADD_NO_ABORT);
 }
 
 API enum pobj_tx_stage
@@ -431,6 +470,7 @@ pmemobj_tx_end(void)
 			cb(pop, TX_STAGE_NONE, tx.cb_arg);
 		tx.cb = NULL;
 		tx.pop = NULL;
+		atomic_fetch_sub_explicit(&pop->txs, 1, memory_order_release);
 		return err;
 	}
 	tx.stage = TX_STAGE_WORK;
@@ -474,9 +514,10 @@ ensure_lane(void)
 	return 0;
 }
 
-/* snapshot -- log [off, off + size), durable before it returns; 0 or an errno */
+/* snapshot -- log [off, off + size), durable before it returns if drain (else at the
+ * caller's drain); 0 or an errno */
 static int
-snapshot(uint64_t off, size_t size)
+snapshot(uint64_t off, size_t size, bool drain)
 {
 	PMEMobjpool *pop = tx.pop;
 	ensure_lane();
@@ -497,12 +538,13 @@ snapshot(uint64_t off, size_t size)
 		if (tx.undo.next == 0)
 			tx.undo.next = block;
 	}
-	return pmemops_drain(pop->ops) ? errno : 0;
+	return drain && pmemops_drain(pop->ops) ? errno : 0;
 }
 
-/* add_range -- the work behind the add_range calls; 0 or an errno */
+/* add_range -- the work behind the add_range calls (the snapshot drained if drain);
+ * 0 or an errno */
 static int
-add_range(uint64_t off, size_t size, uint64_t flags)
+add_range(uint64_t off, size_t size, uint64_t flags, bool drain)
 {
 	bool no_abort = flags & POBJ_XADD_NO_ABORT;
 	if (flags & ~(uint64_t)(POBJ_XADD_NO_FLUSH | POBJ_XADD_NO_SNAPSHOT |
@@ -522,7 +564,7 @@ add_range(uint64_t off, size_t size, uint64_t flags)
 	if (grow((void **)&tx.ranges, &tx.cap_ranges, tx.nranges, sizeof(*tx.ranges)) != 0)
 		return fail(ENOMEM, no_abort);
 	if (!(flags & POBJ_XADD_NO_SNAPSHOT)) {
-		int err = snapshot(off, size);
+		int err = snapshot(off, size, drain);
 		if (err)
 			return fail(err, no_abort);
 	}
@@ -544,7 +586,7 @@ pmemobj_tx_xadd_range(PMEMoid oid, uint64_t hoff, size_t size, uint64_t flags)
 				(unsigned long long)hoff);
 		return fail(EINVAL, flags & POBJ_XADD_NO_ABORT);
 	}
-	return add_range(oid.off + hoff, size, flags);
+	return add_range(oid.off + hoff, size, flags, true);
 }
 
 API int
@@ -563,13 +605,34 @@ pmemobj_tx_xadd_range_direct(const void *ptr, size_t size, uint64_t flags)
 				"transaction's pool", ptr, size);
 		return fail(EINVAL, flags & POBJ_XADD_NO_ABORT);
 	}
-	return add_range(pool_off(tx.pop, ptr), size, flags);
+	return add_range(pool_off(tx.pop, ptr), size, flags, true);
 }
 
 API int
 pmemobj_tx_add_range_direct(const void *ptr, size_t size)
 {
 	return pmemobj_tx_xadd_range_direct(ptr, size, 0);
+}
+
+API int
+pmalloc_tx_add_ranges(const struct pmalloc_tx_range *r, size_t n, uint64_t flags)
+{
+	if (!in_work("pmalloc_tx_add_ranges"))
+		return EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!pool_holds(tx.pop, r[i].ptr, r[i].size)) {
+			errmsg_set(EINVAL, "pmalloc_tx_add_ranges: %p (+%zu) is not in the "
+					"transaction's pool", r[i].ptr, r[i].size);
+			return fail(EINVAL, flags & POBJ_XADD_NO_ABORT);
+		}
+		int err = add_range(pool_off(tx.pop, r[i].ptr), r[i].size, flags, false);
+		if (err)
+			return err;
+	}
+	/* one drain makes every snapshot durable before the caller's stores */
+	if (tx.lane >= 0 && pmemops_drain(tx.pop->ops) != 0)
+		return fail(errno, flags & POBJ_XADD_NO_ABORT);
+	return 0;
 }
 
 /* ---- allocation ------------------------------------------------------------ */

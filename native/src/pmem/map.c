@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -134,10 +135,23 @@ map_is_dax(const void *addr, size_t len)
 	return map_cover(addr, len, 1);
 }
 
+/* page_size -- the system's page size (read once: msync is on the persist path) */
+static uintptr_t
+page_size(void)
+{
+	static _Atomic uintptr_t page;
+	uintptr_t p = atomic_load_explicit(&page, memory_order_relaxed);
+	if (p == 0) {
+		p = (uintptr_t)sysconf(_SC_PAGESIZE);
+		atomic_store_explicit(&page, p, memory_order_relaxed);
+	}
+	return p;
+}
+
 int
 map_sync(const void *addr, size_t len)
 {
-	uintptr_t start = ALIGN_DOWN((uintptr_t)addr, (uintptr_t)sysconf(_SC_PAGESIZE));
+	uintptr_t start = ALIGN_DOWN((uintptr_t)addr, page_size());
 	size_t span = len + ((uintptr_t)addr - start);
 	if (msync((void *)start, span, MS_SYNC) != 0) {
 		errmsg_set_sys(errno, "msync(%p, %zu)", addr, len);
@@ -259,7 +273,7 @@ map_file(const char *path, size_t len, const struct map_how *how, mode_t mode, s
 		goto fail;
 	}
 	uintptr_t start = (uintptr_t)addr;
-	if (map_add(start, ALIGN_UP(start + len, (uintptr_t)sysconf(_SC_PAGESIZE)), dax) != 0) {
+	if (map_add(start, ALIGN_UP(start + len, page_size()), dax) != 0) {
 		errmsg_set(ENOMEM, "pmem_map_file: out of memory for the mapping table");
 		munmap(addr, len);
 		addr = NULL;
@@ -288,7 +302,6 @@ map_unmap(void *addr, size_t len)
 		return -1;
 	}
 	uintptr_t start = (uintptr_t)addr;
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	(void)map_remove(start, ALIGN_UP(start + len, page));
+	(void)map_remove(start, ALIGN_UP(start + len, page_size()));
 	return 0;
 }
