@@ -770,6 +770,19 @@ def tx_leave(abort: bool) -> None:
         raise error_from_errno(err, f"the transaction aborted: {_text(lib.pmalloc_errormsg())}")
 
 
+def obj_types(pop: Handle) -> list[tuple[int, int, int]]:
+    """(type number, objects, usable bytes) of the pool's objects, by type number."""
+    n = 64
+    while True:
+        out = ffi.new("struct pmalloc_obj_type[]", n)
+        k = lib.pmalloc_obj_types(pop, out, n)
+        if k < 0:
+            raise last_error()
+        if k <= n:
+            return [(int(t.type_num), int(t.objects), int(t.bytes)) for t in out[0:k]]
+        n = k
+
+
 def obj_txs(pop: Handle) -> int:
     """How many transactions (all threads) are open on the pool."""
     return int(lib.pmalloc_obj_txs(pop))

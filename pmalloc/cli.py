@@ -26,17 +26,6 @@ def parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError("not a size (e.g. 512M, 4G, 1073741824)") from None
 
 
-def _count(text: str) -> int:
-    """A count of things: an int >= 0."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"not a count (an int >= 0): {text!r}")
-    return n
-
-
 def _mib(n: int) -> str:
     return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
 
@@ -147,8 +136,7 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     from . import poolfile
     try:
-        limit = poolfile.TYPE_COUNT_LIMIT if args.type_limit is None else args.type_limit
-        _emit(poolfile.info(args.path, limit), args.json)
+        _emit(poolfile.info(args.path), args.json)
     except (PmallocError, OSError) as exc:
         print(f"pmalloc info: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, OSError) else 1
@@ -322,9 +310,6 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", nargs="?", default=None,
                       help="a pool file: its type, sizes, usage and header fields instead")
     info.add_argument("--json", action="store_true")
-    info.add_argument("--type-limit", type=_count, default=None, metavar="N",
-                      help="an obj pool's objects are counted by type number when it has at "
-                      "most N (default 1000000, about 5 s; 0: always)")
     info.set_defaults(func=_info)
     check = sub.add_parser("check", help="check a pool file (exit 0 consistent, 1 not, "
                            "2 error)")

@@ -24,6 +24,7 @@ shared by threads; its calls take turns.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Final
@@ -64,7 +65,8 @@ def open(path: _args.PathArg, flag: str = "c", mode: int = 0o666,  # noqa: A001 
     if flag not in _FLAGS:
         raise InvalidArgumentError(f"flag must be one of 'r', 'w', 'c' or 'n', not {flag!r}")
     n = _args.size(size, "size")
-    if n < MIN_SIZE:
+    creates = flag == "n" or flag == "c" and (not os.path.exists(p) or os.path.getsize(p) == 0)
+    if creates and n < MIN_SIZE:
         raise InvalidArgumentError(f"size {n} is below MIN_SIZE ({MIN_SIZE})")
     return KV(opening(_capi.kv_open, p, _FLAGS[flag], n, mode), p, flag == "r")
 
@@ -108,18 +110,22 @@ class KV(PoolHandle, MutableMapping[bytes, bytes]):
 
     # ---- the mapping ----
 
+    # The three hot calls test the common case (bytes, open, writable) inline.
+
     def __getitem__(self, key: Bytes) -> bytes:
-        k = _bytes(key, "key")
+        k = key if type(key) is bytes else _bytes(key, "key")
         with self._lock:
-            v = _capi.kv_get(self._handle(), k, self._out)
+            v = _capi.kv_get(self._h or self._handle(), k, self._out)
         if v is None:
             raise KeyError(key)
         return v
 
     def __setitem__(self, key: Bytes, value: Bytes) -> None:
-        k, v = _bytes(key, "key"), _bytes(value, "value")
+        k = key if type(key) is bytes else _bytes(key, "key")
+        v = value if type(value) is bytes else _bytes(value, "value")
         with self._lock:
-            _capi.kv_set(self._writable(), k, v)
+            h = self._h
+            _capi.kv_set(h if h is not None and not self._readonly else self._writable(), k, v)
 
     def __delitem__(self, key: Bytes) -> None:
         k = _bytes(key, "key")

@@ -28,10 +28,6 @@ SIGNATURES = {b"PMALLOCL": "log", b"PMALLOCB": "blk", b"PMALOBJ\0": "obj"}
 #: the library (the UUID's first half is the pool_uuid_lo of the pool's Oids).
 _OBJ_HEADER = struct.Struct("<8sII1024s16sQQQQQQQ")
 
-#: `pmalloc info` counts objects by type number up to this many objects (about 5 s per
-#: million: it asks the library about each one).
-TYPE_COUNT_LIMIT = 1_000_000
-
 #: 9999-12-31T23:59:59Z, the last second datetime holds (a damaged header may say more).
 _LAST_DATE = 253402300799
 
@@ -56,16 +52,15 @@ def kind_of(path: str) -> tuple[str | None, dict[str, Any]]:
     return kind, header
 
 
-def info(path: str, type_limit: int = TYPE_COUNT_LIMIT) -> dict[str, Any]:
-    """The figures of the pool at path; CorruptPoolError when it is not a sound pool. For an
-    obj pool, its objects by type number when it has at most type_limit (0: no limit)."""
+def info(path: str) -> dict[str, Any]:
+    """The figures of the pool at path; CorruptPoolError when it is not a sound pool."""
     kind, header = kind_of(path)
     if kind is None:
         raise CorruptPoolError(f"{path}: not a pmalloc pool (log, blk or obj)")
     report: dict[str, Any] = {"path": path, "type": kind, **header,
                               "file_size": os.stat(path).st_size}
     if kind == "obj":
-        report |= _obj_figures(path, report, type_limit)
+        report |= _obj_figures(path, report)
     elif kind == "log":
         with Log.open(path) as log:
             used, capacity = log.tell(), log.nbyte
@@ -80,7 +75,7 @@ def info(path: str, type_limit: int = TYPE_COUNT_LIMIT) -> dict[str, Any]:
     return report
 
 
-def _obj_figures(path: str, header: dict[str, Any], type_limit: int) -> dict[str, Any]:
+def _obj_figures(path: str, header: dict[str, Any]) -> dict[str, Any]:
     """An obj pool's usage (free, used: bytes of objects with the root, objects: how many
     with the root, root_size), its objects by type number (the root not among them), and
     whether it checks out."""
@@ -94,13 +89,8 @@ def _obj_figures(path: str, header: dict[str, Any], type_limit: int) -> dict[str
         free, used, objects, root = _capi.obj_usage(pop)
         report: dict[str, Any] = {"pool_size": size, "free": free, "used": used,
                                   "objects": objects, "root_size": root}
-        users = objects - (1 if root else 0)
-        if type_limit and users > type_limit:
-            report["types"] = None
-            report["types_skipped"] = (f"{users} objects, more than the {type_limit} counted "
-                                       "by type (--type-limit 0 counts them all)")
-        else:
-            report["types"] = _by_type(pop)
+        report["types"] = [dict(zip(("type_num", "objects", "bytes"), t))
+                           for t in _capi.obj_types(pop)]
     finally:
         _capi.obj_close(pop)
     ok, why = _capi.obj_check(path, None)
@@ -108,17 +98,6 @@ def _obj_figures(path: str, header: dict[str, Any], type_limit: int) -> dict[str
     if ok != 1:
         report["problem"] = why
     return report
-
-
-def _by_type(pop: Any) -> list[dict[str, int]]:
-    """[{type_num, objects, bytes (usable sizes)}] of the pool's objects, by type number."""
-    tally: dict[int, list[int]] = {}
-    for uuid_lo, off in _capi.obj_objects(pop):
-        usable, type_num = _capi.obj_info(uuid_lo, off)
-        t = tally.setdefault(type_num, [0, 0])
-        t[0] += 1
-        t[1] += usable
-    return [{"type_num": k, "objects": n, "bytes": b} for k, (n, b) in sorted(tally.items())]
 
 
 def check(path: str) -> tuple[bool, str]:

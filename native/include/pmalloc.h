@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "libvmem.h"
 
@@ -179,6 +180,17 @@ struct pmemobjpool *pmalloc_obj_map(void *addr, size_t size, const char *layout,
 
 /* The consistency walk of pmemobj_check on an open pool: 1, 0 (message), -1. */
 int pmalloc_obj_check_map(struct pmemobjpool *pop);
+
+/* Objects of one type number, and their usable bytes. */
+struct pmalloc_obj_type {
+	uint64_t type_num;
+	uint64_t objects;
+	uint64_t bytes;
+};
+
+/* The pool's objects by type number (the root not among them), ascending: writes the
+ * first n into out and returns how many type numbers there are (-1 + errno). */
+ssize_t pmalloc_obj_types(struct pmemobjpool *pop, struct pmalloc_obj_type *out, size_t n);
 
 /* The pool_uuid_lo the pool's oids carry; where it is mapped, and its size. */
 uint64_t pmalloc_obj_uuid(struct pmemobjpool *pop);

@@ -7,6 +7,7 @@
  * leaves both or neither. Frees and reallocations likewise.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 
@@ -14,6 +15,7 @@
 #include "libpmem.h"
 #include "libpmemobj.h"
 #include "obj/palloc.h"
+#include "pmalloc.h"
 
 /* ---- oids ------------------------------------------------------------------ */
 
@@ -436,6 +438,74 @@ pmemobj_next(PMEMoid oid)
 {
 	struct pmemobjpool *pop = pool_of(oid);
 	return pop && oid.off ? next_user(pop, oid.off + 1) : OID_NULL;
+}
+
+/* types_put -- count an object of type t and usable bytes in the open-addressing table
+ * (*tab, *cap slots, *n used), growing it; 0 or -1 (ENOMEM) */
+static int
+types_put(struct pmalloc_obj_type **tab, size_t *cap, size_t *n, uint64_t t, size_t bytes)
+{
+	if (2 * (*n + 1) > *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		struct pmalloc_obj_type *nt = calloc(ncap, sizeof(*nt));
+		if (!nt)
+			return errmsg_set(ENOMEM, "pmalloc_obj_types: no memory"), -1;
+		for (size_t i = 0; i < *cap; i++) {
+			if ((*tab)[i].objects == 0)
+				continue;
+			size_t j = (*tab)[i].type_num * UINT64_C(0x9e3779b97f4a7c15) % ncap;
+			while (nt[j].objects)
+				j = (j + 1) % ncap;
+			nt[j] = (*tab)[i];
+		}
+		free(*tab);
+		*tab = nt;
+		*cap = ncap;
+	}
+	size_t j = t * UINT64_C(0x9e3779b97f4a7c15) % *cap;
+	while ((*tab)[j].objects && (*tab)[j].type_num != t)
+		j = (j + 1) % *cap;
+	if ((*tab)[j].objects == 0) {
+		(*tab)[j].type_num = t;
+		(*n)++;
+	}
+	(*tab)[j].objects++;
+	(*tab)[j].bytes += bytes;
+	return 0;
+}
+
+static int
+by_type_num(const void *a, const void *b)
+{
+	uint64_t x = ((const struct pmalloc_obj_type *)a)->type_num;
+	uint64_t y = ((const struct pmalloc_obj_type *)b)->type_num;
+	return (x > y) - (x < y);
+}
+
+API ssize_t
+pmalloc_obj_types(PMEMobjpool *pop, struct pmalloc_obj_type *out, size_t n)
+{
+	if (!pop || (!out && n))
+		return errmsg_set(EINVAL, "pmalloc_obj_types: no pool or no room"), -1;
+	struct pmalloc_obj_type *tab = NULL;
+	size_t cap = 0, used = 0;
+	for (PMEMoid o = next_user(pop, 0); o.off; o = next_user(pop, o.off + 1)) {
+		if (types_put(&tab, &cap, &used, pmemobj_type_num(o),
+				pmemobj_alloc_usable_size(o)) != 0) {
+			free(tab);
+			return -1;
+		}
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < cap; i++)
+		if (tab[i].objects)
+			tab[k++] = tab[i];
+	if (k)
+		qsort(tab, k, sizeof(*tab), by_type_num);
+	if (n)
+		memcpy(out, tab, MIN(n, k) * sizeof(*tab));
+	free(tab);
+	return (ssize_t)k;
 }
 
 /* ---- persistence ----------------------------------------------------------- */
