@@ -899,5 +899,11 @@ def kv_next_key(kv: Handle, pos: Any, out: tuple[Any, Any]) -> bytes | None:
     return _unpack(p[0], n[0])
 
 
+def kv_serve(kv: Handle, host: str, port: int, max_bulk: int, ready_fd: int) -> None:
+    """Serve the store to Redis clients until SIGTERM or SIGINT (the GIL released)."""
+    if lib.pmalloc_kv_serve(kv, host.encode(), port, max_bulk, ready_fd) != 0:
+        raise last_error()
+
+
 def kv_pool(kv: Handle) -> Handle:
     return lib.pmalloc_kv_pool(kv)

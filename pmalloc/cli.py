@@ -173,6 +173,26 @@ def _create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kv_server(args: argparse.Namespace) -> int:
+    """Serve a pool to Redis clients until SIGTERM or SIGINT (exit 0); 1 when the pool or
+    the port cannot be had."""
+    from . import _capi, kv
+    try:
+        db = kv.open(args.pool, "c", size=args.size)
+    except (PmallocError, OSError) as exc:
+        print(f"pmalloc kv-server: {exc}", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.flush()
+        _capi.kv_serve(db._handle(), args.bind, args.port, args.max_bulk, sys.stdout.fileno())
+    except (PmallocError, OSError) as exc:
+        print(f"pmalloc kv-server: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    return 0
+
+
 def run_environment(args: argparse.Namespace, base: dict[str, str]) -> dict[str, str]:
     """The environment `pmalloc run` gives the command: the shim preloaded, its settings."""
     env = dict(base)
@@ -323,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="block size of a blk pool (default 512)")
     create.add_argument("--layout", default=None, help="layout name of an obj pool")
     create.set_defaults(func=_create)
+    server = sub.add_parser("kv-server", help="serve a pool to Redis clients (RESP2): every "
+                            "write durable before its reply")
+    server.add_argument("--pool", required=True, help="the pool file (made when missing)")
+    server.add_argument("--size", type=parse_size, default=128 << 20,
+                        help="size of a new pool (default 128M)")
+    server.add_argument("--port", type=int, default=6380, help="TCP port (0: any free one)")
+    server.add_argument("--bind", default="127.0.0.1", help="address to listen on")
+    server.add_argument("--max-bulk", type=parse_size, default=512 << 20,
+                        help="the longest bulk string a client may send (default 512M)")
+    server.set_defaults(func=_kv_server)
     bench_parser = sub.add_parser("bench", help="benchmark pmalloc against the allocators "
                                   "installed here", description=bench.DESCRIPTION)
     bench.add_arguments(bench_parser, PoolDir)

@@ -67,6 +67,15 @@ struct pmalloc_kv_iter {
 int pmalloc_kv_next(PMALLOC_KV *kv, struct pmalloc_kv_iter *it, const char **key,
 		size_t *klen, const char **val, size_t *vlen);
 
+/* ---- The Redis-protocol server ----------------------------------------------- */
+
+/* Serve the store (opened for writing) to Redis clients (RESP2) on host:port (0: any free
+ * port) until SIGTERM or SIGINT reaches the calling thread; once listening, writes
+ * "pmalloc kv-server: ready on HOST:PORT\n" to ready_fd (-1: nothing). A bulk string
+ * over max_bulk bytes is a protocol error. Every write is durable before its reply. */
+int pmalloc_kv_serve(PMALLOC_KV *kv, const char *host, unsigned port, size_t max_bulk,
+		int ready_fd);
+
 /* The store's obj pool (for its usage figures; not to be changed directly). */
 struct pmemobjpool *pmalloc_kv_pool(PMALLOC_KV *kv);
 

@@ -312,6 +312,24 @@ table_del(struct table *tb, const char *key, size_t klen)
 	return maybe_resize(tb);
 }
 
+int
+table_clear(struct table *tb)
+{
+	struct kv_table *t = tb->t;
+	for (int a = 0; a < 2 && t->buckets[a]; a++) {
+		for (uint64_t b = 0; b <= t->mask[a]; b++) {
+			for (struct kv_entry *e = entry_at(tb, slots(tb, a)[b]); e;
+					e = entry_at(tb, e->next)) {
+				if (pmemobj_tx_xfree(pmemobj_oid(e), POBJ_XFREE_NO_ABORT) != 0)
+					return errno;
+			}
+		}
+		if (pmemobj_tx_xfree(pmemobj_oid(slots(tb, a)), POBJ_XFREE_NO_ABORT) != 0)
+			return errno;
+	}
+	return table_format(tb, TABLE_MIN_BUCKETS);
+}
+
 /* ---- reading ------------------------------------------------------------------- */
 
 struct kv_entry *
@@ -333,6 +351,50 @@ table_next(const struct table *tb, struct table_pos *p)
 		}
 	}
 	return NULL;
+}
+
+/* visit -- fn on each entry of bucket b of array a */
+static void
+visit(const struct table *tb, int a, uint64_t b, void (*fn)(void *, struct kv_entry *), void *arg)
+{
+	for (struct kv_entry *e = entry_at(tb, slots(tb, a)[b]); e; e = entry_at(tb, e->next))
+		fn(arg, e);
+}
+
+static uint64_t
+reverse_bits(uint64_t v)
+{
+	v = ((v >> 1) & UINT64_C(0x5555555555555555)) | ((v & UINT64_C(0x5555555555555555)) << 1);
+	v = ((v >> 2) & UINT64_C(0x3333333333333333)) | ((v & UINT64_C(0x3333333333333333)) << 2);
+	v = ((v >> 4) & UINT64_C(0x0f0f0f0f0f0f0f0f)) | ((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4);
+	return __builtin_bswap64(v);
+}
+
+/* next_cursor -- the cursor after v for an array of mask: the high bits count up, so a
+ * cursor stays valid when the array doubles or halves */
+static uint64_t
+next_cursor(uint64_t v, uint64_t mask)
+{
+	return reverse_bits(reverse_bits(v | ~mask) + 1);
+}
+
+uint64_t
+table_scan(const struct table *tb, uint64_t v, void (*fn)(void *arg, struct kv_entry *e),
+		void *arg)
+{
+	const struct kv_table *t = tb->t;
+	if (!t->buckets[1]) {
+		visit(tb, 0, v & t->mask[0], fn, arg);
+		return next_cursor(v, t->mask[0]);
+	}
+	int small = t->mask[0] <= t->mask[1] ? 0 : 1;
+	uint64_t ms = t->mask[small], ml = t->mask[1 - small];
+	visit(tb, small, v & ms, fn, arg);
+	do {                      /* the buckets of the larger array that expand v */
+		visit(tb, 1 - small, v & ml, fn, arg);
+		v = next_cursor(v, ml);
+	} while (v & (ms ^ ml));
+	return v;
 }
 
 /* object_ok -- whether off is an allocated object of type `type` with at least n bytes */

@@ -55,9 +55,18 @@ int table_put(struct table *tb, const char *key, size_t klen, uint8_t type, size
 /* Remove and free the entry of key; ENOENT when there is none. In a transaction. */
 int table_del(struct table *tb, const char *key, size_t klen);
 
+/* Free every entry and bucket array and make the table empty again. In a transaction. */
+int table_clear(struct table *tb);
+
 /* The entry at *p, advancing *p past it; NULL at the end. Stable while no key is added
  * or removed (a replaced entry keeps its place). */
 struct kv_entry *table_next(const struct table *tb, struct table_pos *p);
+
+/* Visit the entries of the buckets at scan cursor v with fn (Redis' reverse-binary order,
+ * over both arrays while resizing: an entry present for a whole scan is visited at least
+ * once); the next cursor, 0 when the scan is done. */
+uint64_t table_scan(const struct table *tb, uint64_t v, void (*fn)(void *arg, struct kv_entry *e),
+		void *arg);
 
 /* Whether the table checks out (every offset, size, type, hash and chain, and the count);
  * false with the reason in why. */

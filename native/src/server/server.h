@@ -1,0 +1,117 @@
+/*
+ * server.h -- what the Redis-protocol server's files share
+ *
+ * Glossary: batch = the requests one turn of the event loop runs, in one obj
+ * transaction committed before any of their replies is sent (a group commit, as
+ * Redis' appendfsync always syncs once per turn); fallback = when a request of a
+ * batch fails in the store (a full pool), the batch is rolled back and its requests
+ * run again one transaction each, so each is all or nothing. A command writes its
+ * reply into `out` and returns 0, or returns -1 (errno) when the store failed.
+ */
+#ifndef PMALLOC_SERVER_SERVER_H
+#define PMALLOC_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv.h"
+#include "server/buf.h"
+#include "server/resp.h"
+
+struct server {
+	struct pmalloc_kv *kv;
+	struct table *keys;       /* the keyspace: &kv->keys */
+	int64_t now_ms;           /* the clock of the running batch (Unix ms) */
+	uint64_t clients;         /* connected now */
+	uint64_t commands;        /* processed since start */
+	uint64_t expire_cursor;   /* where the background expiry scan goes on */
+};
+
+typedef int (*cmd_fn)(struct server *s, const struct req *r, struct buf *out);
+
+/* ---- db.c: the keyspace with types and expiry -------------------------------- */
+
+/* The live entry of key, or NULL; an expired one is removed on the way. */
+struct kv_entry *db_find(struct server *s, const char *key, size_t klen);
+
+/* key's entry if it is of type `type`; NULL and a WRONGTYPE reply (*wrong set) if it is
+ * of another; NULL if there is none. */
+struct kv_entry *db_find_typed(struct server *s, const char *key, size_t klen, uint8_t type,
+		struct buf *out, bool *wrong);
+
+/* Set key to a string of vlen bytes (copied from val unless NULL: the caller fills
+ * entry_value(*e)) with expire_ms (0: none); 0 or -1. */
+int db_set(struct server *s, const char *key, size_t klen, const char *val, size_t vlen,
+		int64_t expire_ms, struct kv_entry **e);
+
+/* Remove key; 1 if it was there, 0 if not, -1 on failure. */
+int db_del(struct server *s, const char *key, size_t klen);
+
+/* Change an entry's expiry in place; 0 or -1. */
+int db_set_expire(struct server *s, struct kv_entry *e, int64_t expire_ms);
+
+/* Remove every key; 0 or -1. */
+int db_flush(struct server *s);
+
+/* Remove up to a few expired keys the background scan meets; 0 or -1. */
+int db_expire_some(struct server *s, unsigned budget);
+
+/* Whether an entry's deadline has passed. */
+static inline bool
+db_expired(const struct server *s, const struct kv_entry *e)
+{
+	return e->expire_ms != 0 && e->expire_ms <= s->now_ms;
+}
+
+/* ---- commands (cmd_*.c) --------------------------------------------------------- */
+
+struct command {
+	const char *name;         /* lower case */
+	int arity;                /* > 0: exactly; < 0: at least -arity (the name counted) */
+	bool write;
+	cmd_fn fn;
+};
+
+/* The command named by argv[0] (any case), or NULL. */
+const struct command *command_find(const char *name, size_t len);
+
+/* The number of commands (COMMAND COUNT) and the i-th (COMMAND). */
+size_t command_count(void);
+const struct command *command_at(size_t i);
+
+/* Whether an argument equals a lower-case word, in any case. */
+bool arg_is(const char *p, size_t n, const char *word);
+
+int cmd_get(struct server *, const struct req *, struct buf *);
+int cmd_set(struct server *, const struct req *, struct buf *);
+int cmd_getset(struct server *, const struct req *, struct buf *);
+int cmd_mget(struct server *, const struct req *, struct buf *);
+int cmd_mset(struct server *, const struct req *, struct buf *);
+int cmd_incr(struct server *, const struct req *, struct buf *);
+int cmd_incrby(struct server *, const struct req *, struct buf *);
+int cmd_decr(struct server *, const struct req *, struct buf *);
+int cmd_decrby(struct server *, const struct req *, struct buf *);
+int cmd_append(struct server *, const struct req *, struct buf *);
+int cmd_strlen(struct server *, const struct req *, struct buf *);
+
+int cmd_del(struct server *, const struct req *, struct buf *);
+int cmd_exists(struct server *, const struct req *, struct buf *);
+int cmd_keys(struct server *, const struct req *, struct buf *);
+int cmd_scan(struct server *, const struct req *, struct buf *);
+int cmd_expire(struct server *, const struct req *, struct buf *);
+int cmd_pexpire(struct server *, const struct req *, struct buf *);
+int cmd_ttl(struct server *, const struct req *, struct buf *);
+int cmd_pttl(struct server *, const struct req *, struct buf *);
+int cmd_persist(struct server *, const struct req *, struct buf *);
+int cmd_type(struct server *, const struct req *, struct buf *);
+int cmd_dbsize(struct server *, const struct req *, struct buf *);
+int cmd_flushdb(struct server *, const struct req *, struct buf *);
+
+int cmd_ping(struct server *, const struct req *, struct buf *);
+int cmd_echo(struct server *, const struct req *, struct buf *);
+int cmd_select(struct server *, const struct req *, struct buf *);
+int cmd_command(struct server *, const struct req *, struct buf *);
+int cmd_info(struct server *, const struct req *, struct buf *);
+
+#endif
