@@ -335,6 +335,8 @@ pmalloc_kv_get(PMALLOC_KV *kv, const char *key, size_t klen, const char **val, s
 			NULL);
 	if (!e)
 		return errmsg_set(ENOENT, "no such key"), -1;
+	if (e->type != KV_STRING)
+		return errmsg_set(EINVAL, "the key holds a list, set or hash, not a string"), -1;
 	*val = entry_value(e);
 	*vlen = e->vlen;
 	return 0;

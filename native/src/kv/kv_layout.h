@@ -26,8 +26,15 @@
 
 #define KV_TYPE_ENTRY 1                           /* obj type numbers */
 #define KV_TYPE_BUCKETS 2
+#define KV_TYPE_NODE 3
 
-#define KV_STRING 0                               /* entry types: a byte string */
+/* Entry types. A string's value is its bytes; a set's or a hash's value is a struct
+ * kv_table of its members (entries whose key is the member or the field, and whose
+ * value is empty or the field's value); a list's value is a struct kv_list. */
+#define KV_STRING 0
+#define KV_LIST 1
+#define KV_SET 2
+#define KV_HASH 3
 
 struct kv_table {
 	uint64_t count;           /* entries */
@@ -44,13 +51,27 @@ struct kv_root {
 	uint64_t reserved[10];    /* zero */
 };
 
+/* A list: a chain of nodes (objects of type KV_TYPE_NODE), both ways. */
+struct kv_list {
+	uint64_t head;            /* the first node */
+	uint64_t tail;            /* the last node */
+	uint64_t count;           /* nodes */
+};
+
+struct kv_node {
+	uint64_t prev;
+	uint64_t next;
+	uint64_t len;             /* bytes of data */
+	char data[];
+};
+
 struct kv_entry {
 	uint64_t next;            /* the next entry of the chain */
 	uint64_t hash;            /* of the key, under the store's seed */
 	uint64_t vlen;            /* value bytes */
 	int64_t expire_ms;        /* 0: never (the server's expiry) */
 	uint32_t klen;            /* key bytes */
-	uint8_t type;             /* KV_STRING */
+	uint8_t type;             /* KV_STRING, KV_LIST, KV_SET, KV_HASH */
 	uint8_t unused[3];
 	char data[];              /* the key, then the value */
 };

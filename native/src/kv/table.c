@@ -133,6 +133,25 @@ table_find(const struct table *tb, const char *key, size_t klen, uint64_t h, uin
 	return NULL;
 }
 
+/* entry_free -- free an entry and the members or nodes it holds; 0 or an errno */
+static int free_all(struct table *tb);
+
+static int
+entry_free(struct table *tb, struct kv_entry *e)
+{
+	int err = 0;
+	if (e->type == KV_SET || e->type == KV_HASH) {
+		struct table sub = table_members(tb, e);
+		err = free_all(&sub);
+	} else if (e->type == KV_LIST) {
+		struct list ls = table_list(tb, e);
+		err = list_free(&ls);
+	}
+	if (!err && pmemobj_tx_xfree(pmemobj_oid(e), POBJ_XFREE_NO_ABORT) != 0)
+		err = errno;
+	return err;
+}
+
 /* ---- resizing ---------------------------------------------------------------- */
 
 /* slot_after -- the head word of hash h's chain once [0]'s buckets below end have moved */
@@ -271,7 +290,7 @@ table_put(struct table *tb, const char *key, size_t klen, uint8_t type, size_t v
 			return err;
 		e->next = old->next;
 		*link = n.off;
-		return pmemobj_tx_xfree(pmemobj_oid(old), POBJ_XFREE_NO_ABORT) ? errno : 0;
+		return entry_free(tb, old);
 	}
 	int err = insert_prepare(tb, h, &link);
 	if (err)
@@ -307,27 +326,38 @@ table_del(struct table *tb, const char *key, size_t klen)
 	t->count--;
 	if (t->buckets[1] && (err = step_apply(tb, end)) != 0)
 		return err;
-	if (pmemobj_tx_xfree(pmemobj_oid(e), POBJ_XFREE_NO_ABORT) != 0)
-		return errno;
+	if ((err = entry_free(tb, e)) != 0)
+		return err;
 	return maybe_resize(tb);
 }
 
-int
-table_clear(struct table *tb)
+/* free_all -- free every entry (with what it holds) and bucket array; the header is
+ * left as it was; 0 or an errno */
+static int
+free_all(struct table *tb)
 {
 	struct kv_table *t = tb->t;
 	for (int a = 0; a < 2 && t->buckets[a]; a++) {
 		for (uint64_t b = 0; b <= t->mask[a]; b++) {
-			for (struct kv_entry *e = entry_at(tb, slots(tb, a)[b]); e;
-					e = entry_at(tb, e->next)) {
-				if (pmemobj_tx_xfree(pmemobj_oid(e), POBJ_XFREE_NO_ABORT) != 0)
-					return errno;
+			for (struct kv_entry *e = entry_at(tb, slots(tb, a)[b]); e;) {
+				struct kv_entry *next = entry_at(tb, e->next);
+				int err = entry_free(tb, e);
+				if (err)
+					return err;
+				e = next;
 			}
 		}
 		if (pmemobj_tx_xfree(pmemobj_oid(slots(tb, a)), POBJ_XFREE_NO_ABORT) != 0)
 			return errno;
 	}
-	return table_format(tb, TABLE_MIN_BUCKETS);
+	return 0;
+}
+
+int
+table_clear(struct table *tb)
+{
+	int err = free_all(tb);
+	return err ? err : table_format(tb, TABLE_MIN_BUCKETS);
 }
 
 /* ---- reading ------------------------------------------------------------------- */
@@ -407,8 +437,40 @@ object_ok(const struct table *tb, uint64_t off, uint64_t type, size_t n)
 	return o.off == off && pmemobj_alloc_usable_size(o) >= n && pmemobj_type_num(o) == type;
 }
 
+static bool check_table(const struct table *tb, bool nested, char *why, size_t n);
+
+/* entry_ok -- whether an entry's type and what it holds check out (a member of a set
+ * or hash, nested, must be a string) */
+static bool
+entry_ok(const struct table *tb, struct kv_entry *e, bool nested, char *why, size_t n)
+{
+	if (e->type > KV_HASH || (nested && e->type != KV_STRING) ||
+			(e->type != KV_STRING && e->vlen != table_value_size(e->type))) {
+		snprintf(why, n, "an entry of type %u (%llu value bytes) is not one", e->type,
+				(unsigned long long)e->vlen);
+		return false;
+	}
+	if (e->type == KV_SET || e->type == KV_HASH) {
+		struct table sub = table_members(tb, e);
+		return check_table(&sub, true, why, n) && (sub.t->count > 0 ||
+			(snprintf(why, n, "an empty set or hash"), false));
+	}
+	if (e->type == KV_LIST) {
+		struct list ls = table_list(tb, e);
+		return list_check(&ls, why, n) && (ls.l->count > 0 ||
+			(snprintf(why, n, "an empty list"), false));
+	}
+	return true;
+}
+
 bool
 table_check(const struct table *tb, char *why, size_t n)
+{
+	return check_table(tb, false, why, n);
+}
+
+static bool
+check_table(const struct table *tb, bool nested, char *why, size_t n)
 {
 	const struct kv_table *t = tb->t;
 	for (int a = 0; a < 2; a++) {
@@ -433,7 +495,7 @@ table_check(const struct table *tb, char *why, size_t n)
 			uint64_t *w = &slots(tb, a)[b];
 			for (uint64_t off = *w; off != 0; off = ((struct kv_entry *)(tb->base + off))->next) {
 				struct kv_entry *e = entry_at(tb, off);
-				if (e == NULL || ++seen > t->count || e->type != KV_STRING ||
+				if (e == NULL || ++seen > t->count ||
 						!object_ok(tb, off, KV_TYPE_ENTRY,
 							sizeof(*e) + e->klen + e->vlen) ||
 						e->hash != table_hash(tb, e->data, e->klen) ||
@@ -443,6 +505,8 @@ table_check(const struct table *tb, char *why, size_t n)
 							(unsigned long long)off, (unsigned long long)b, a);
 					return false;
 				}
+				if (!entry_ok(tb, e, nested, why, n))
+					return false;
 			}
 		}
 	}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "kv/kv_layout.h"
+#include "kv/list.h"
 #include "libpmemobj.h"
 
 struct table {
@@ -47,8 +48,9 @@ uint64_t table_hash(const struct table *tb, const char *key, size_t klen);
 struct kv_entry *table_find(const struct table *tb, const char *key, size_t klen, uint64_t h,
 		uint64_t **link);
 
-/* A new entry for key with room for vlen value bytes, in place of any old one (freed);
- * its value is the caller's to fill before the commit. In a transaction. */
+/* A new entry for key with room for vlen value bytes, in place of any old one (freed,
+ * with the members or nodes it holds); its value is the caller's to fill before the
+ * commit (a set, hash or list: table_format / a zeroed kv_list). In a transaction. */
 int table_put(struct table *tb, const char *key, size_t klen, uint8_t type, size_t vlen,
 		struct kv_entry **out);
 
@@ -77,6 +79,30 @@ static inline char *
 entry_value(struct kv_entry *e)
 {
 	return e->data + e->klen;
+}
+
+/* The members of a set or hash entry e of tb, as a table. */
+static inline struct table
+table_members(const struct table *tb, struct kv_entry *e)
+{
+	return (struct table){ .pop = tb->pop, .base = tb->base, .size = tb->size,
+		.seed = tb->seed, .t = (struct kv_table *)entry_value(e) };
+}
+
+/* The list of a list entry e of tb. */
+static inline struct list
+table_list(const struct table *tb, struct kv_entry *e)
+{
+	return (struct list){ .base = tb->base, .size = tb->size,
+		.l = (struct kv_list *)entry_value(e) };
+}
+
+/* The value bytes an entry of a type holds (0: any, a string). */
+static inline size_t
+table_value_size(uint8_t type)
+{
+	return type == KV_LIST ? sizeof(struct kv_list) :
+		type == KV_SET || type == KV_HASH ? sizeof(struct kv_table) : 0;
 }
 
 #endif

@@ -52,6 +52,36 @@ db_set(struct server *s, const char *key, size_t klen, const char *val, size_t v
 	return 0;
 }
 
+struct kv_entry *
+db_collection(struct server *s, const char *key, size_t klen, uint8_t type, bool create,
+		struct buf *out, bool *wrong)
+{
+	struct kv_entry *e = db_find_typed(s, key, klen, type, out, wrong);
+	if (e || *wrong || !create)
+		return e;
+	int err = table_put(s->keys, key, klen, type, table_value_size(type), &e);
+	if (!err && type == KV_LIST) {
+		*(struct kv_list *)entry_value(e) = (struct kv_list){ 0, 0, 0 };
+	} else if (!err) {
+		struct table sub = table_members(s->keys, e);
+		memset(sub.t, 0, sizeof(*sub.t));
+		err = table_format(&sub, TABLE_MIN_BUCKETS);
+	}
+	if (err)
+		return errno = err, NULL;
+	e->expire_ms = 0;
+	return e;
+}
+
+int
+db_drop_empty(struct server *s, const char *key, size_t klen, struct kv_entry *e)
+{
+	uint64_t left = e->type == KV_LIST ? ((struct kv_list *)entry_value(e))->count
+		: ((struct kv_table *)entry_value(e))->count;
+	int err = left ? 0 : table_del(s->keys, key, klen);
+	return err ? (errno = err, -1) : 0;
+}
+
 int
 db_del(struct server *s, const char *key, size_t klen)
 {

@@ -45,6 +45,15 @@ struct kv_entry *db_find_typed(struct server *s, const char *key, size_t klen, u
 int db_set(struct server *s, const char *key, size_t klen, const char *val, size_t vlen,
 		int64_t expire_ms, struct kv_entry **e);
 
+/* The list, set or hash entry of key: NULL and a WRONGTYPE reply (*wrong) if key holds
+ * another type; NULL if there is none and not create, else a new empty one (NULL and
+ * errno on failure, *wrong false). */
+struct kv_entry *db_collection(struct server *s, const char *key, size_t klen, uint8_t type,
+		bool create, struct buf *out, bool *wrong);
+
+/* Remove key if its collection (e) is empty now; 0 or -1. */
+int db_drop_empty(struct server *s, const char *key, size_t klen, struct kv_entry *e);
+
 /* Remove key; 1 if it was there, 0 if not, -1 on failure. */
 int db_del(struct server *s, const char *key, size_t klen);
 
@@ -94,6 +103,24 @@ int cmd_decr(struct server *, const struct req *, struct buf *);
 int cmd_decrby(struct server *, const struct req *, struct buf *);
 int cmd_append(struct server *, const struct req *, struct buf *);
 int cmd_strlen(struct server *, const struct req *, struct buf *);
+
+int cmd_lpush(struct server *, const struct req *, struct buf *);
+int cmd_rpush(struct server *, const struct req *, struct buf *);
+int cmd_lpop(struct server *, const struct req *, struct buf *);
+int cmd_rpop(struct server *, const struct req *, struct buf *);
+int cmd_lrange(struct server *, const struct req *, struct buf *);
+int cmd_llen(struct server *, const struct req *, struct buf *);
+
+int cmd_sadd(struct server *, const struct req *, struct buf *);
+int cmd_srem(struct server *, const struct req *, struct buf *);
+int cmd_smembers(struct server *, const struct req *, struct buf *);
+int cmd_scard(struct server *, const struct req *, struct buf *);
+int cmd_spop(struct server *, const struct req *, struct buf *);
+int cmd_hset(struct server *, const struct req *, struct buf *);
+int cmd_hget(struct server *, const struct req *, struct buf *);
+int cmd_hdel(struct server *, const struct req *, struct buf *);
+int cmd_hgetall(struct server *, const struct req *, struct buf *);
+int cmd_hlen(struct server *, const struct req *, struct buf *);
 
 int cmd_del(struct server *, const struct req *, struct buf *);
 int cmd_exists(struct server *, const struct req *, struct buf *);
