@@ -905,5 +905,19 @@ def kv_serve(kv: Handle, host: str, port: int, max_bulk: int, ready_fd: int) -> 
         raise last_error()
 
 
+def kv_command(kv: Handle, args: list[bytes]) -> bytes:
+    """The RESP2 reply of one Redis command run on the store (pmalloc_kv_command)."""
+    argv = [ffi.from_buffer(a) for a in args]
+    cargv = ffi.new("const char *[]", [ffi.cast("const char *", a) for a in argv])
+    argl = ffi.new("size_t[]", [len(a) for a in args])
+    reply, n = ffi.new("char **"), ffi.new("size_t *")
+    if lib.pmalloc_kv_command(kv, len(args), cargv, argl, reply, n) != 0:
+        raise last_error()
+    try:
+        return _unpack(reply[0], n[0])
+    finally:
+        lib.pmalloc_kv_reply_free(reply[0])
+
+
 def kv_pool(kv: Handle) -> Handle:
     return lib.pmalloc_kv_pool(kv)

@@ -31,7 +31,8 @@ from typing import Any, Final
 
 from pmalloc import _args, _capi
 from pmalloc._handle import PoolHandle, opening
-from pmalloc.errors import InvalidArgumentError, PmallocTypeError, ReadOnlyError
+from pmalloc.errors import (CorruptPoolError, InvalidArgumentError, PmallocTypeError,
+                            ReadOnlyError)
 
 __all__ = ["open", "KV", "DEFAULT_SIZE", "MIN_SIZE"]
 
@@ -87,7 +88,10 @@ class KV(PoolHandle, MutableMapping[bytes, bytes]):
     @classmethod
     def _map(cls, address: int, size: int, create: bool) -> KV:
         """A store over memory mapped elsewhere (the crash simulator's mapping)."""
-        return cls(_capi.kv_map(address, size, create), None)
+        try:
+            return cls(_capi.kv_map(address, size, create), None)
+        except InvalidArgumentError as exc:
+            raise CorruptPoolError(str(exc)) from None
 
     def close(self) -> None:
         """Close the store; safe twice."""
@@ -157,6 +161,16 @@ class KV(PoolHandle, MutableMapping[bytes, bytes]):
             if key is None:
                 return
             yield key
+
+    def command(self, *args: Bytes) -> bytes:
+        """Run one Redis command (``db.command("LPUSH", "l", "a")``) on the store, as the
+        kv-server would, in a transaction of its own; its reply as RESP2 bytes (an error
+        reply included: ``b"-ERR ..."``)."""
+        if not args:
+            raise InvalidArgumentError("a command needs its name")
+        argv = [_bytes(a, "argument") for a in args]
+        with self._lock:
+            return _capi.kv_command(self._writable(), argv)
 
     def stats(self) -> dict[str, int]:
         """keys, and the pool's bytes: size, free (in free pages) and used (by entries

@@ -76,6 +76,15 @@ int pmalloc_kv_next(PMALLOC_KV *kv, struct pmalloc_kv_iter *it, const char **key
 int pmalloc_kv_serve(PMALLOC_KV *kv, const char *host, unsigned port, size_t max_bulk,
 		int ready_fd);
 
+/* Run one Redis command (argv[0] its name; argl the lengths) on the store in a
+ * transaction of its own: *reply gets its RESP2 reply (*len bytes, NUL-terminated;
+ * pmalloc_kv_reply_free it), an error reply included. -1 only when there is no reply. */
+int pmalloc_kv_command(PMALLOC_KV *kv, size_t argc, const char *const *argv,
+		const size_t *argl, char **reply, size_t *len);
+
+/* Free a reply of pmalloc_kv_command. */
+void pmalloc_kv_reply_free(char *reply);
+
 /* The store's obj pool (for its usage figures; not to be changed directly). */
 struct pmemobjpool *pmalloc_kv_pool(PMALLOC_KV *kv);
 

@@ -139,3 +139,169 @@ def test_crash_at_every_drain_is_all_or_nothing(seed: int) -> None:
                           if seen.get(k) not in (before.get(k), after.get(k)))
             pytest.fail(f"a crash during step {i} ({ops[i - 1][:2] if i else 'open'}) "
                         f"left neither state {i - 1} nor {i}: keys {diff[:5]} differ")
+
+
+# ---- the server's types: lists, sets, hashes (their members in tables of their own) ----
+
+def parse(reply: bytes) -> Any:
+    """A RESP2 reply as Python values (errors as ("err", text))."""
+    def item(at: int) -> tuple[Any, int]:
+        end = reply.index(b"\r\n", at)
+        kind, text = reply[at:at + 1], reply[at + 1:end]
+        if kind == b"+":
+            return text, end + 2
+        if kind == b"-":
+            return ("err", text), end + 2
+        if kind == b":":
+            return int(text), end + 2
+        n = int(text)
+        if kind == b"$":
+            return (None, end + 2) if n < 0 else (reply[end + 2:end + 2 + n], end + 4 + n)
+        out, at = [], end + 2
+        for _ in range(max(n, 0)):
+            v, at = item(at)
+            out.append(v)
+        return out, at
+    return item(0)[0]
+
+
+def typed_plan(seed: int) -> list[tuple[bytes, ...]]:
+    """Commands over two lists, two sets and two hashes that grow past 16 members (their
+    tables resize) and shrink, and strings replaced by collections and back."""
+    rng = random.Random(seed)
+    ops: list[tuple[bytes, ...]] = []
+    for i in range(230):
+        k = 0 if rng.random() < 0.8 else 1
+        r = rng.random()
+        shrink = i > 150
+        if r < 0.3:
+            key = b"list%d" % k
+            if shrink or rng.random() < 0.3:
+                ops.append((rng.choice([b"LPOP", b"RPOP"]), key))
+            else:
+                ops.append((rng.choice([b"LPUSH", b"RPUSH"]), key,
+                            *[rng.randbytes(rng.choice([0, 5, 40])) for _ in range(rng.randint(1, 3))]))
+        elif r < 0.6:
+            key, m = b"set%d" % k, b"m%02d" % rng.randrange(60)
+            ops.append((b"SREM" if shrink and rng.random() < 0.9 else b"SADD", key, m))
+        elif r < 0.9:
+            key, f = b"hash%d" % k, b"f%02d" % rng.randrange(60)
+            if shrink and rng.random() < 0.9:
+                ops.append((b"HDEL", key, f))
+            else:
+                ops.append((b"HSET", key, f, rng.randbytes(rng.choice([1, 30, 300]))))
+        else:
+            key = rng.choice([b"str", b"list0", b"set1"])
+            ops.append(rng.choice([(b"SET", key, b"v%d" % i), (b"DEL", key),
+                                   (b"APPEND", b"str", b"+")]))
+    return ops
+
+
+def apply(m: dict[bytes, Any], op: tuple[bytes, ...]) -> None:
+    """op's effect on the model (Redis semantics; an error changes nothing)."""
+    name, key, *args = op
+    have = m.get(key)
+    kind = {b"LPUSH": list, b"RPUSH": list, b"LPOP": list, b"RPOP": list, b"SADD": set,
+            b"SREM": set, b"HSET": dict, b"HDEL": dict}.get(name)
+    if kind is not None and have is not None and not isinstance(have, kind):
+        return                                              # WRONGTYPE
+    if name in (b"LPUSH", b"RPUSH"):
+        lst = list(have or [])
+        for a in args:
+            lst.insert(0, a) if name == b"LPUSH" else lst.append(a)
+        m[key] = lst
+    elif name in (b"LPOP", b"RPOP") and have:
+        lst = list(have)
+        lst.pop(0 if name == b"LPOP" else -1)
+        m[key] = lst
+    elif name == b"SADD":
+        m[key] = set(have or set()) | {args[0]}
+    elif name == b"SREM" and have:
+        m[key] = set(have) - {args[0]}
+    elif name == b"HSET":
+        m[key] = {**(have or {}), args[0]: args[1]}
+    elif name == b"HDEL" and have:
+        m[key] = {f: v for f, v in have.items() if f != args[0]}
+    elif name == b"SET":
+        m[key] = args[0]
+    elif name == b"DEL":
+        m.pop(key, None)
+    elif name == b"APPEND" and (have is None or isinstance(have, bytes)):
+        m[key] = (have or b"") + args[0]
+    if m.get(key) in ([], set(), {}):
+        del m[key]                                          # an empty collection goes
+
+
+def freeze(m: dict[bytes, Any]) -> Any:
+    return frozenset((k, tuple(v) if isinstance(v, list) else frozenset(v.items())
+                      if isinstance(v, dict) else frozenset(v) if isinstance(v, set) else v)
+                     for k, v in m.items())
+
+
+def dump(db: KV) -> Any:
+    """The store's contents through its commands, frozen as freeze() does."""
+    out: dict[bytes, Any] = {}
+    for key in parse(db.command("KEYS", "*")):
+        kind = parse(db.command("TYPE", key))
+        if kind == b"list":
+            out[key] = parse(db.command("LRANGE", key, "0", "-1"))
+        elif kind == b"set":
+            out[key] = set(parse(db.command("SMEMBERS", key)))
+        elif kind == b"hash":
+            flat = parse(db.command("HGETALL", key))
+            out[key] = dict(zip(flat[::2], flat[1::2]))
+        else:
+            out[key] = parse(db.command("GET", key))
+    return freeze(out)
+
+
+def test_crash_in_list_set_hash_commands_is_all_or_nothing() -> None:
+    ops = typed_plan(7)
+    model: dict[bytes, Any] = {}
+    states = [freeze(model)]
+    for op in ops:
+        apply(model, op)
+        states.append(freeze(model))
+    assert max(len(v) for s in states for k, v in s if k in (b"set0", b"hash0")) > 16, \
+        "the plan must grow a set's and a hash's table"
+    step = [0]
+    initial = formatted()
+    images: dict[bytes, tuple[set[int], dict[int, bytes]]] = {}
+
+    def workload(m: Any) -> None:
+        step[0] = 0
+        db = KV._map(m.address, SIZE, False)
+        try:
+            for i, op in enumerate(ops):
+                step[0] = i + 1
+                db.command(*op)
+            step[0] = len(ops) + 1
+        finally:
+            db.close()
+
+    def check(m: Any) -> None:
+        with memoryview(m) as v:
+            raw = v.tobytes()
+        digest = hashlib.sha256(raw).digest()
+        i = step[0]
+        allowed = {len(ops)} if i > len(ops) else {i - 1, i} - {-1}
+        if digest in images:
+            images[digest][0].update(allowed)
+        else:
+            images[digest] = (set(allowed), {p: raw[p:p + PAGE] for p in range(0, SIZE, PAGE)
+                                             if raw[p:p + PAGE] != initial[p:p + PAGE]})
+
+    sim.run(workload, check, SIZE, initial=initial, seed=7, max_points=800, max_states=4)
+    for allowed, pages in images.values():
+        image = bytearray(initial)
+        for p, data in pages.items():
+            image[p:p + PAGE] = data
+        with sim.Sim(SIZE, bytes(image)) as s:
+            db = KV._map(s.mapping.address, SIZE, False)
+            try:
+                seen = dump(db)
+            finally:
+                db.close()
+        i = max(allowed)
+        assert any(states[k] == seen for k in allowed), \
+            f"a crash during step {i} ({ops[i - 1][:2] if i else 'open'}) left a mix"

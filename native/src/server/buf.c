@@ -76,5 +76,5 @@ void
 buf_free(struct buf *b)
 {
 	free(b->p);
-	*b = (struct buf){ NULL, 0, 0 };
+	*b = (struct buf){ NULL, 0, 0, b->resp3 };
 }

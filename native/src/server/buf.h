@@ -4,12 +4,14 @@
 #ifndef PMALLOC_SERVER_BUF_H
 #define PMALLOC_SERVER_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
 	char *p;
 	size_t len;               /* bytes held */
 	size_t cap;               /* bytes allocated */
+	bool resp3;               /* an output buffer whose client speaks RESP3 (HELLO 3) */
 };
 
 /* Room for n more bytes; 0 or -1 (ENOMEM). */
@@ -24,7 +26,7 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Drop the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 
-/* Free the memory (the buffer is empty and usable again). */
+/* Free the memory (the buffer is empty and usable again; resp3 stays). */
 void buf_free(struct buf *b);
 
 #endif

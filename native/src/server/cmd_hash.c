@@ -111,12 +111,12 @@ all_members(struct server *s, const struct req *r, uint8_t type, struct buf *out
 	if (!e)
 		return resp_array(out, 0);
 	struct table sub = table_members(s->keys, e);
-	struct listing x = { .values = type == KV_HASH };
+	struct listing x = { .b.resp3 = out->resp3, .values = type == KV_HASH };
 	uint64_t v = 0;
 	do {
 		v = table_scan(&sub, v, list_member, &x);
 	} while (v != 0 && !x.err);
-	int rc = x.err ? -1 : resp_array(out, sub.t->count * (x.values ? 2 : 1));
+	int rc = x.err ? -1 : x.values ? resp_map(out, sub.t->count) : resp_set(out, sub.t->count);
 	if (rc == 0)
 		rc = buf_put(out, x.b.p, x.b.len);
 	buf_free(&x.b);
@@ -194,10 +194,10 @@ cmd_spop(struct server *s, const struct req *r, struct buf *out)
 	if (wrong)
 		return 0;
 	if (!e)
-		return r->argc == 3 ? resp_array(out, 0) : resp_nil(out);
+		return r->argc == 3 ? resp_set(out, 0) : resp_nil(out);
 	struct table sub = table_members(s->keys, e);
 	uint64_t n = (uint64_t)want < sub.t->count ? (uint64_t)want : sub.t->count;
-	if (r->argc == 3 && resp_array(out, n) != 0)
+	if (r->argc == 3 && resp_set(out, n) != 0)
 		return -1;
 	for (uint64_t i = 0; i < n; i++) {
 		/* a random start; the scan reaches every bucket before it comes back to 0 */

@@ -71,7 +71,8 @@ reply_gathered(struct gather *g, struct buf *out)
 int
 cmd_keys(struct server *s, const struct req *r, struct buf *out)
 {
-	struct gather g = { .s = s, .pat = r->argv[1], .patlen = r->argl[1] };
+	struct gather g = { .s = s, .pat = r->argv[1], .patlen = r->argl[1],
+		.keys.resp3 = out->resp3 };
 	if (g.patlen == 1 && g.pat[0] == '*')
 		g.pat = NULL;
 	uint64_t v = 0;
@@ -90,7 +91,7 @@ cmd_scan(struct server *s, const struct req *r, struct buf *out)
 	if (r->argl[1] == 0 || r->argl[1] > 20 || end != r->argv[1] + r->argl[1] || errno ||
 			r->argv[1][0] == '-')
 		return resp_error(out, "ERR invalid cursor") ? -1 : 0;
-	struct gather g = { .s = s };
+	struct gather g = { .s = s, .keys.resp3 = out->resp3 };
 	int64_t count = 10;
 	for (size_t i = 2; i < r->argc; i += 2) {
 		if (i + 1 >= r->argc)

@@ -50,7 +50,7 @@ pop(struct server *s, const struct req *r, int end, struct buf *out)
 	if (wrong)
 		return 0;
 	if (!e)
-		return buf_put(out, r->argc == 3 ? "*-1\r\n" : "$-1\r\n", 5);
+		return r->argc == 3 ? resp_nil_array(out) : resp_nil(out);
 	struct list ls = table_list(s->keys, e);
 	uint64_t n = (uint64_t)count < ls.l->count ? (uint64_t)count : ls.l->count;
 	if (r->argc == 3 && resp_array(out, n) != 0)

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "get", 2, false, cmd_get },
 	{ "getset", 3, true, cmd_getset },
 	{ "hdel", -3, true, cmd_hdel },
+	{ "hello", -1, false, cmd_hello },
 	{ "hget", 3, false, cmd_hget },
 	{ "hgetall", 2, false, cmd_hgetall },
 	{ "hlen", 2, false, cmd_hlen },
@@ -130,6 +131,30 @@ cmd_echo(struct server *s, const struct req *r, struct buf *out)
 }
 
 int
+cmd_hello(struct server *s, const struct req *r, struct buf *out)
+{
+	(void)s;
+	int64_t proto = out->resp3 ? 3 : 2;
+	if (r->argc >= 2 && (!resp_int64(A(1), &proto) || proto < 2 || proto > 3))
+		return resp_error(out, "NOPROTO unsupported protocol version") ? -1 : 0;
+	for (size_t i = 2; i < r->argc; i++) {        /* AUTH u p, SETNAME n: no users here */
+		size_t take = arg_is(A(i), "auth") ? 2 : arg_is(A(i), "setname") ? 1 : 0;
+		if (!take || i + take >= r->argc)
+			return resp_error(out, "ERR Syntax error in HELLO option '%.*s'",
+					(int)(r->argl[i] > 64 ? 64 : r->argl[i]), r->argv[i]) ? -1 : 0;
+		i += take;
+	}
+	out->resp3 = proto == 3;
+	int rc = resp_map(out, 7) | resp_bulk(out, "server", 6) | resp_bulk(out, "redis", 5) |
+		resp_bulk(out, "version", 7) | resp_bulk(out, "7.0.0", 5) |
+		resp_bulk(out, "proto", 5) | resp_int(out, proto) | resp_bulk(out, "id", 2) |
+		resp_int(out, 1) | resp_bulk(out, "mode", 4) | resp_bulk(out, "standalone", 10) |
+		resp_bulk(out, "role", 4) | resp_bulk(out, "master", 6) |
+		resp_bulk(out, "modules", 7) | resp_array(out, 0);
+	return rc ? -1 : 0;
+}
+
+int
 cmd_select(struct server *s, const struct req *r, struct buf *out)
 {
 	(void)s;
@@ -168,7 +193,7 @@ cmd_command(struct server *s, const struct req *r, struct buf *out)
 	if (r->argc >= 2 && (arg_is(A(1), "docs") || arg_is(A(1), "info"))) {
 		bool docs = arg_is(A(1), "docs");
 		size_t n = 0;
-		struct buf body = { NULL, 0, 0 };
+		struct buf body = { NULL, 0, 0, out->resp3 };
 		for (size_t i = 2; i < r->argc; i++) {
 			const struct command *c = command_find(A(i));
 			if (docs && c) {          /* a map as a flat array: name, then no docs */
@@ -181,7 +206,8 @@ cmd_command(struct server *s, const struct req *r, struct buf *out)
 					return buf_free(&body), -1;
 			}
 		}
-		int rc = resp_array(out, n) | buf_put(out, body.p, body.len);
+		int rc = (docs ? resp_map(out, n / 2) : resp_array(out, n)) |
+			buf_put(out, body.p, body.len);
 		buf_free(&body);
 		return rc ? -1 : 0;
 	}
@@ -218,7 +244,7 @@ count_expires(void *arg, struct kv_entry *e)
 int
 cmd_info(struct server *s, const struct req *r, struct buf *out)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct buf b = { NULL, 0, 0, false };
 	int rc = 0;
 	if (wants(r, "server")) {
 		struct utsname u;

@@ -70,7 +70,7 @@ cmd_set(struct server *s, const struct req *r, struct buf *out)
 		db_find_typed(s, A(1), KV_STRING, out, &wrong);
 		return 0;
 	}
-	struct buf prev = { NULL, 0, 0 };
+	struct buf prev = { NULL, 0, 0, out->resp3 };
 	if (get && (old ? resp_bulk(&prev, entry_value(old), old->vlen) : resp_nil(&prev)))
 		return buf_free(&prev), -1;
 	int rc = 0;
@@ -93,7 +93,7 @@ cmd_getset(struct server *s, const struct req *r, struct buf *out)
 	struct kv_entry *old = db_find_typed(s, A(1), KV_STRING, out, &wrong);
 	if (wrong)
 		return 0;
-	struct buf prev = { NULL, 0, 0 };
+	struct buf prev = { NULL, 0, 0, out->resp3 };
 	int rc = old ? resp_bulk(&prev, entry_value(old), old->vlen) : resp_nil(&prev);
 	if (rc == 0)
 		rc = db_set(s, A(1), A(2), 0, NULL);

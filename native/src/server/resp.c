@@ -188,7 +188,25 @@ resp_bulk(struct buf *b, const void *p, size_t n)
 int
 resp_nil(struct buf *b)
 {
-	return buf_put(b, "$-1\r\n", 5);
+	return b->resp3 ? buf_put(b, "_\r\n", 3) : buf_put(b, "$-1\r\n", 5);
+}
+
+int
+resp_nil_array(struct buf *b)
+{
+	return b->resp3 ? buf_put(b, "_\r\n", 3) : buf_put(b, "*-1\r\n", 5);
+}
+
+int
+resp_map(struct buf *b, size_t pairs)
+{
+	return b->resp3 ? buf_printf(b, "%%%zu\r\n", pairs) : resp_array(b, 2 * pairs);
+}
+
+int
+resp_set(struct buf *b, size_t n)
+{
+	return b->resp3 ? buf_printf(b, "~%zu\r\n", n) : resp_array(b, n);
 }
 
 int

@@ -37,12 +37,15 @@ void resp_req_free(struct req *r);
  * zeros, within int64); false if it is not one. */
 bool resp_int64(const char *p, size_t n, int64_t *out);
 
-/* Replies; each returns 0 or -1 (out of memory). */
+/* Replies, in RESP3's types when b->resp3; each returns 0 or -1 (out of memory). */
 int resp_simple(struct buf *b, const char *text);
 int resp_error(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int resp_int(struct buf *b, int64_t v);
 int resp_bulk(struct buf *b, const void *p, size_t n);
 int resp_nil(struct buf *b);
+int resp_nil_array(struct buf *b);
 int resp_array(struct buf *b, size_t n);
+int resp_map(struct buf *b, size_t pairs);   /* RESP2: an array of 2 * pairs */
+int resp_set(struct buf *b, size_t n);       /* RESP2: an array */
 
 #endif

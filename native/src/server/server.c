@@ -55,14 +55,6 @@ struct loop {
 	struct client *all;       /* every connection */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- clients ---------------------------------------------------------------- */
 
 static void
@@ -177,30 +169,10 @@ client_write(struct loop *l, struct client *c)
 static int
 run(struct loop *l, struct client *c, const struct req *r)
 {
-	if (r->argc == 0)
-		return 0;
-	const struct command *cmd = command_find(r->argv[0], r->argl[0]);
-	l->s.commands++;
-	if (!cmd) {
-		struct buf msg = { NULL, 0, 0 };
-		int rc = buf_printf(&msg, "ERR unknown command '%.*s', with args beginning with: ",
-				(int)MIN(r->argl[0], 128), r->argv[0]);
-		for (size_t i = 1; i < r->argc && rc == 0 && msg.len < 400; i++)
-			rc = buf_printf(&msg, "'%.*s' ", (int)MIN(r->argl[i], 128), r->argv[i]);
-		rc |= buf_put(&msg, "", 1);
-		rc = rc ? -1 : resp_error(&c->out, "%s", msg.p);
-		buf_free(&msg);
-		return rc;
-	}
-	if ((cmd->arity > 0 && r->argc != (size_t)cmd->arity) ||
-			(cmd->arity < 0 && r->argc < (size_t)-cmd->arity))
-		return resp_error(&c->out, "ERR wrong number of arguments for '%s' command",
-				cmd->name);
-	if (!cmd->fn) {                                 /* QUIT */
-		c->closing = true;
-		return resp_simple(&c->out, "OK");
-	}
-	return cmd->fn(&l->s, r, &c->out);
+	bool quit = false;
+	int rc = exec_request(&l->s, r, &c->out, &quit);
+	c->closing |= quit;
+	return rc;
 }
 
 /* next_request -- parse c's next request into l->req: 1, 0 (none yet), or -1 after a
@@ -221,16 +193,6 @@ next_request(struct loop *l, struct client *c, size_t *used)
 		c->parsed = c->in.len;
 	}
 	return n < 0 ? -1 : 0;
-}
-
-/* store_error -- the reply for a request the store could not carry out */
-static void
-store_error(struct client *c, int err)
-{
-	if (err == ENOMEM)
-		resp_error(&c->out, "OOM command not allowed: the pool is full");
-	else
-		resp_error(&c->out, "ERR the store failed: %s", errmsg_get());
 }
 
 /* fallback -- run the batch's requests again, one transaction each */
@@ -255,7 +217,7 @@ fallback(struct loop *l)
 			int end = pmemobj_tx_end();
 			if (err || end) {
 				c->out.len = mark;
-				store_error(c, err ? err : end);
+				exec_store_error(&c->out, err ? err : end);
 			}
 			c->parsed += used;
 		}
@@ -267,7 +229,7 @@ static void
 batch(struct loop *l)
 {
 	PMEMobjpool *pop = l->s.kv->pop;
-	l->s.now_ms = now_ms();
+	l->s.now_ms = exec_now_ms();
 	bool failed = pmemobj_tx_begin(pop, NULL, TX_PARAM_NONE) != 0;
 	for (struct client *c = l->ready; c && !failed; c = c->next) {
 		c->mark = c->out.len;
@@ -292,7 +254,7 @@ batch(struct loop *l)
 static void
 expire_tick(struct loop *l)
 {
-	l->s.now_ms = now_ms();
+	l->s.now_ms = exec_now_ms();
 	if (pmemobj_tx_begin(l->s.kv->pop, NULL, TX_PARAM_NONE) != 0) {
 		pmemobj_tx_end();
 		return;
@@ -404,7 +366,7 @@ pmalloc_kv_serve(PMALLOC_KV *kv, const char *host, unsigned port, size_t max_bul
 				rc = errmsg_set_sys(errno, "pmalloc_kv_serve: the ready line");
 		}
 		struct epoll_event ev[EVENTS];
-		int64_t next_tick = now_ms() + TICK_MS;
+		int64_t next_tick = exec_now_ms() + TICK_MS;
 		for (bool stop = false; !stop && rc == 0;) {
 			int n = epoll_wait(l.ep, ev, EVENTS, TICK_MS);
 			if (n < 0 && errno != EINTR) {
@@ -412,9 +374,9 @@ pmalloc_kv_serve(PMALLOC_KV *kv, const char *host, unsigned port, size_t max_bul
 				break;
 			}
 			turn(&l, ev, n < 0 ? 0 : n, &stop);
-			if (now_ms() >= next_tick) {
+			if (exec_now_ms() >= next_tick) {
 				expire_tick(&l);
-				next_tick = now_ms() + TICK_MS;
+				next_tick = exec_now_ms() + TICK_MS;
 			}
 		}
 	}

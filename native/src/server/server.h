@@ -73,6 +73,18 @@ db_expired(const struct server *s, const struct kv_entry *e)
 	return e->expire_ms != 0 && e->expire_ms <= s->now_ms;
 }
 
+/* ---- exec.c: one request ------------------------------------------------------------ */
+
+/* Run request r on s (in a transaction): its reply into out; *quit set for QUIT; -1 when
+ * the store failed (errno), the reply then unfinished. */
+int exec_request(struct server *s, const struct req *r, struct buf *out, bool *quit);
+
+/* The reply for a request the store could not carry out (err: its errno). */
+void exec_store_error(struct buf *out, int err);
+
+/* Unix time in milliseconds (the clock of deadlines). */
+int64_t exec_now_ms(void);
+
 /* ---- commands (cmd_*.c) --------------------------------------------------------- */
 
 struct command {
@@ -135,6 +147,7 @@ int cmd_type(struct server *, const struct req *, struct buf *);
 int cmd_dbsize(struct server *, const struct req *, struct buf *);
 int cmd_flushdb(struct server *, const struct req *, struct buf *);
 
+int cmd_hello(struct server *, const struct req *, struct buf *);
 int cmd_ping(struct server *, const struct req *, struct buf *);
 int cmd_echo(struct server *, const struct req *, struct buf *);
 int cmd_select(struct server *, const struct req *, struct buf *);
