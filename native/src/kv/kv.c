@@ -365,7 +365,7 @@ pmalloc_kv_set(PMALLOC_KV *kv, const char *key, size_t klen, const char *val, si
 		return -1;
 	struct kv_entry *e;
 	int err = table_put(&kv->keys, key, klen, KV_STRING, vlen, &e);
-	if (!err)
+	if (!err && vlen)
 		memcpy(entry_value(e), val, vlen);
 	int r = finish(err);
 	kv->shape += kv->root->keys.count != count;

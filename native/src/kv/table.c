@@ -36,8 +36,8 @@ entry_at(const struct table *tb, uint64_t off)
 	if (off == 0 || off % 8 != 0 || off > tb->size - hdr)
 		return NULL;
 	struct kv_entry *e = (struct kv_entry *)(tb->base + off);
-	size_t room = tb->size - off - hdr;
-	if (e->klen > room || e->vlen > room - e->klen)
+	size_t room = tb->size - off - hdr, voff = entry_value_off(e->type, e->klen);
+	if (voff > room || e->vlen > room - voff)
 		return NULL;
 	return e;
 }
@@ -272,17 +272,20 @@ table_put(struct table *tb, const char *key, size_t klen, uint8_t type, size_t v
 		struct kv_entry **out)
 {
 	const size_t hdr = sizeof(struct kv_entry);
-	if (klen > UINT32_MAX || vlen > PMEMOBJ_MAX_ALLOC_SIZE - hdr - klen)
+	if (klen > UINT32_MAX ||
+			vlen > PMEMOBJ_MAX_ALLOC_SIZE - hdr - entry_value_off(type, klen))
 		return errmsg_set(klen > UINT32_MAX ? EINVAL : ENOMEM,
 				"a key of %zu bytes with a value of %zu bytes is too large", klen, vlen);
 	uint64_t h = table_hash(tb, key, klen), *link;
 	struct kv_entry *old = table_find(tb, key, klen, h, &link);
-	PMEMoid n = pmemobj_tx_xalloc(hdr + klen + vlen, KV_TYPE_ENTRY, POBJ_XALLOC_NO_ABORT);
+	PMEMoid n = pmemobj_tx_xalloc(hdr + entry_value_off(type, klen) + vlen, KV_TYPE_ENTRY,
+			POBJ_XALLOC_NO_ABORT);
 	if (OID_IS_NULL(n))
 		return errno;
 	struct kv_entry *e = (struct kv_entry *)(tb->base + n.off);
 	*e = (struct kv_entry){ .hash = h, .vlen = vlen, .klen = (uint32_t)klen, .type = type };
-	memcpy(e->data, key, klen);
+	if (klen)
+		memcpy(e->data, key, klen);
 	*out = e;
 	if (old) {             /* in the old one's place: no resize step, iteration stays valid */
 		int err = snap(link, sizeof(*link));
@@ -496,8 +499,8 @@ check_table(const struct table *tb, bool nested, char *why, size_t n)
 			for (uint64_t off = *w; off != 0; off = ((struct kv_entry *)(tb->base + off))->next) {
 				struct kv_entry *e = entry_at(tb, off);
 				if (e == NULL || ++seen > t->count ||
-						!object_ok(tb, off, KV_TYPE_ENTRY,
-							sizeof(*e) + e->klen + e->vlen) ||
+						!object_ok(tb, off, KV_TYPE_ENTRY, sizeof(*e) +
+							entry_value_off(e->type, e->klen) + e->vlen) ||
 						e->hash != table_hash(tb, e->data, e->klen) ||
 						slot_for(tb, e->hash) != w) {
 					snprintf(why, n, "entry %llu (offset %llu) of bucket %llu/%d is "

@@ -74,11 +74,19 @@ uint64_t table_scan(const struct table *tb, uint64_t v, void (*fn)(void *arg, st
  * false with the reason in why. */
 bool table_check(const struct table *tb, char *why, size_t n);
 
+/* Where an entry's value starts after its key: a string's right after it, a list's or
+ * table's header 8-byte aligned. */
+static inline size_t
+entry_value_off(uint8_t type, uint64_t klen)
+{
+	return type == KV_STRING ? klen : (klen + 7) & ~(uint64_t)7;
+}
+
 /* The value bytes of an entry. */
 static inline char *
 entry_value(struct kv_entry *e)
 {
-	return e->data + e->klen;
+	return e->data + entry_value_off(e->type, e->klen);
 }
 
 /* The members of a set or hash entry e of tb, as a table. */
