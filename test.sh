@@ -22,6 +22,8 @@ missing=()
 [ -e /usr/include/libpmem.h ] || missing+=(libpmem-dev)
 [ -e /usr/include/libpmemobj.h ] || missing+=(libpmemobj-dev)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+# The kv-server's replies are compared with Redis' own (tests/server; skipped without it).
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v g++ >/dev/null || missing+=(g++)
 if ! python3 -c 'import test.test_dict' 2>/dev/null \
         && ! { [ -x /usr/bin/python3.11 ] && /usr/bin/python3.11 -c 'import test.test_dict' 2>/dev/null; }; then
@@ -125,7 +127,7 @@ echo "Python versions: the whole suite passed on $default; the fast tests on" \
 
 # Sanitized: a regular (non-editable) install, tested as the others are (test_installed).
 python3 -m venv .venv-san
-.venv-san/bin/python -m pip install -q cffi pytest pytest-benchmark hypothesis numpy
+.venv-san/bin/python -m pip install -q cffi pytest pytest-benchmark hypothesis numpy redis
 PMALLOC_SANITIZE=1 .venv-san/bin/python -m pip install -q --force-reinstall --no-deps .
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

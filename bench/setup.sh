@@ -18,6 +18,8 @@ PACKAGES=(
     libpmemblk-dev          # PMDK 1.12 libpmemblk (run_logblk.py)
     libpmemobj-dev          # PMDK 1.12 libpmemobj (run_obj.py)
     sqlite3                 # the sqlite workload of run_programs.py
+    redis-server            # redis-server 7, the anchor of run_server.py
+    redis-tools             # redis-benchmark and redis-cli (run_server.py)
     hyperfine
     time
 )
@@ -56,4 +58,8 @@ echo "setup.sh: installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+# the package starts a redis-server on 6379; run_server.py starts its own on free ports
+if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v service >/dev/null; then
+    "${SUDO[@]}" service redis-server stop || true
+fi
 echo "setup.sh: done"

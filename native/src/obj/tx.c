@@ -27,6 +27,7 @@
 #include "common/errmsg.h"
 #include "libpmemobj.h"
 #include "obj/action.h"
+#include "obj/offmap.h"
 #include "obj/palloc.h"
 #include "pmalloc.h"
 
@@ -74,8 +75,10 @@ struct tx {
 	size_t nranges, cap_ranges;
 	struct tx_new *news;
 	size_t nnews, cap_news;
+	struct offmap news_at;                /* offset -> index in news (big transactions) */
 	struct pres *frees;
 	size_t nfrees, cap_frees;
+	struct offmap freed;                  /* offsets in frees (big transactions) */
 	struct tx_lock *locks;
 	size_t nlocks, cap_locks;
 	struct pobj_action *acts;             /* published at commit */
@@ -132,6 +135,8 @@ rollback(void)
 		pheap_cancel(&pop->heap, &tx.news[i].r);
 	action_cancel_all(pop, tx.acts, tx.nacts);
 	tx.nnews = tx.nfrees = tx.nranges = tx.nacts = 0;
+	offmap_reset(&tx.news_at);
+	offmap_reset(&tx.freed);
 	release_lane();
 }
 
@@ -397,6 +402,8 @@ commit(void)
 		return errno;
 	}
 	tx.nnews = tx.nfrees = tx.nranges = tx.nacts = 0;
+	offmap_reset(&tx.news_at);
+	offmap_reset(&tx.freed);
 	ulog_prefetch(&c);
 	release_lane();
 	return 0;
@@ -494,7 +501,9 @@ covered(uint64_t off, size_t size)
 		if (off >= r->off && off + size <= r->off + r->size)
 			return true;
 	}
-	for (size_t i = 0; i < tx.nnews; i++) {
+	/* the newest objects only: a big transaction must not scan them all per snapshot,
+	 * and snapshotting part of a new object is merely redundant */
+	for (size_t i = tx.nnews; i-- > (tx.nnews > DEDUP_SCAN ? tx.nnews - DEDUP_SCAN : 0);) {
 		const struct pres *r = &tx.news[i].r;
 		if (off >= r->off && off + size <= r->off + r->usable)
 			return true;
@@ -637,6 +646,25 @@ pmalloc_tx_add_ranges(const struct pmalloc_tx_range *r, size_t n, uint64_t flags
 
 /* ---- allocation ------------------------------------------------------------ */
 
+/* note -- keep map up to date with item i (at off) of an array of items of size bytes
+ * whose offsets lie at key_at in each: built once the array outgrows OFFMAP_MIN; left
+ * off (lookups scan) when memory runs out */
+static void
+note(struct offmap *map, size_t i, uint64_t off, const void *items, size_t size, size_t key_at)
+{
+	if (!map->on && i + 1 > OFFMAP_MIN) {
+		map->on = true;
+		for (size_t j = 0; j < i && map->on; j++) {
+			uint64_t k;
+			memcpy(&k, (const char *)items + j * size + key_at, sizeof(k));
+			if (offmap_put(map, k, j) != 0)
+				offmap_reset(map);
+		}
+	}
+	if (map->on && offmap_put(map, off, i) != 0)
+		offmap_reset(map);
+}
+
 /* tx_new -- allocate in the transaction; OID_NULL + errno on failure */
 static PMEMoid
 tx_new(const char *fn, size_t size, uint64_t type, uint64_t flags, const void *src,
@@ -672,7 +700,8 @@ tx_new(const char *fn, size_t size, uint64_t type, uint64_t flags, const void *s
 		memcpy(p, src, src_len);
 	if (flags & POBJ_XALLOC_ZERO)
 		memset(p + src_len, 0, size - src_len);
-	tx.nnews++;
+	note(&tx.news_at, tx.nnews++, n->r.off, tx.news, sizeof(*tx.news),
+			offsetof(struct tx_new, r.off));
 	return (PMEMoid){ .pool_uuid_lo = pop->uuid_lo, .off = n->r.off };
 }
 
@@ -738,6 +767,8 @@ pmemobj_tx_wcsdup(const wchar_t *s, uint64_t type_num)
 static long
 own_new(uint64_t off)
 {
+	if (tx.news_at.on)
+		return offmap_get(&tx.news_at, off);
 	for (size_t i = 0; i < tx.nnews; i++)
 		if (tx.news[i].r.off == off)
 			return (long)i;
@@ -765,6 +796,12 @@ pmemobj_tx_xfree(PMEMoid oid, uint64_t flags)
 	if (mine >= 0) {
 		pheap_cancel(&pop->heap, &tx.news[mine].r);
 		tx.news[mine] = tx.news[--tx.nnews];
+		if (tx.news_at.on) {
+			offmap_del(&tx.news_at, oid.off);
+			if ((size_t)mine < tx.nnews &&
+					offmap_put(&tx.news_at, tx.news[mine].r.off, (size_t)mine) != 0)
+				offmap_reset(&tx.news_at);       /* no memory: scan instead */
+		}
 		return 0;
 	}
 	struct pres r;
@@ -773,15 +810,18 @@ pmemobj_tx_xfree(PMEMoid oid, uint64_t flags)
 				(unsigned long long)oid.off);
 		return fail(EINVAL, no_abort);
 	}
-	for (size_t i = 0; i < tx.nfrees; i++) {
-		if (tx.frees[i].off == oid.off) {
-			errmsg_set(EINVAL, "pmemobj_tx_free: freed twice in one transaction");
-			return fail(EINVAL, no_abort);
-		}
+	bool twice = tx.freed.on && offmap_get(&tx.freed, oid.off) >= 0;
+	for (size_t i = 0; !tx.freed.on && i < tx.nfrees && !twice; i++)
+		twice = tx.frees[i].off == oid.off;
+	if (twice) {
+		errmsg_set(EINVAL, "pmemobj_tx_free: freed twice in one transaction");
+		return fail(EINVAL, no_abort);
 	}
 	if (grow((void **)&tx.frees, &tx.cap_frees, tx.nfrees, sizeof(*tx.frees)) != 0)
 		return fail(ENOMEM, no_abort);
-	tx.frees[tx.nfrees++] = r;
+	tx.frees[tx.nfrees] = r;
+	note(&tx.freed, tx.nfrees++, oid.off, tx.frees, sizeof(*tx.frees),
+			offsetof(struct pres, off));
 	return 0;
 }
 

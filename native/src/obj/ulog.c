@@ -71,7 +71,9 @@ int
 redo_buf_add(struct redo_buf *b, uint64_t off, unsigned op, uint64_t value)
 {
 	if (op == REDO_OR || op == REDO_ANDNOT) {
-		for (size_t i = b->n; i-- > 0;) {
+		/* merge with a recent change of the same word (a record of thousands of
+		 * changes must not scan them all per change; unmerged ones apply the same) */
+		for (size_t i = b->n; i-- > (b->n > 32 ? b->n - 32 : 0);) {
 			if (b->e[i].off_op == (off | op)) {
 				b->e[i].value |= value;
 				return 0;

@@ -42,7 +42,8 @@ pop(struct server *s, const struct req *r, int end, struct buf *out)
 {
 	int64_t count = 1;
 	if (r->argc > 3)
-		return resp_error(out, "ERR syntax error") ? -1 : 0;
+		return resp_error(out, "ERR wrong number of arguments for '%s' command",
+				end ? "rpop" : "lpop") ? -1 : 0;
 	if (r->argc == 3 && (!resp_int64(A(2), &count) || count < 0))
 		return resp_error(out, "ERR value is out of range, must be positive") ? -1 : 0;
 	bool wrong;

@@ -20,14 +20,16 @@ exec_request(struct server *s, const struct req *r, struct buf *out, bool *quit)
 	const struct command *cmd = command_find(r->argv[0], r->argl[0]);
 	s->commands++;
 	if (!cmd) {
-		struct buf msg = { NULL, 0, 0, false };
-		int rc = buf_printf(&msg, "ERR unknown command '%.*s', with args beginning with: ",
-				(int)MIN(r->argl[0], 128), r->argv[0]);
-		for (size_t i = 1; i < r->argc && rc == 0 && msg.len < 400; i++)
-			rc = buf_printf(&msg, "'%.*s' ", (int)MIN(r->argl[i], 128), r->argv[i]);
-		rc |= buf_put(&msg, "", 1);
-		rc = rc ? -1 : resp_error(out, "%s", msg.p);
-		buf_free(&msg);
+		/* as Redis words it: the name, then the arguments up to 128 bytes in all */
+		struct buf args = { NULL, 0, 0, false };
+		int rc = buf_put(&args, "", 0);
+		for (size_t i = 1; i < r->argc && rc == 0 && args.len < 128; i++)
+			rc = buf_printf(&args, "'%.*s' ", (int)MIN(r->argl[i], 128 - args.len),
+					r->argv[i]);
+		rc |= buf_put(&args, "", 1);
+		rc = rc ? -1 : resp_error(out, "ERR unknown command '%.*s', with args beginning "
+				"with: %s", (int)MIN(r->argl[0], 128), r->argv[0], args.p);
+		buf_free(&args);
 		return rc;
 	}
 	if ((cmd->arity > 0 && r->argc != (size_t)cmd->arity) ||

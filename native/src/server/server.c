@@ -38,6 +38,7 @@ struct client {
 	size_t parsed;            /* bytes of in the running batch took */
 	size_t mark;              /* out.len when the batch began */
 	bool closing;             /* close once out is written (QUIT, a protocol error) */
+	bool eof;                 /* the peer sent all it will: answer it, then close */
 	bool dead;                /* the peer is gone: close now */
 	bool ready;               /* in this turn's list */
 	bool want_out;            /* EPOLLOUT registered */
@@ -109,8 +110,9 @@ accept_all(struct loop *l)
 	}
 }
 
-/* client_read -- take what the client sent; false when it is gone */
-static bool
+/* client_read -- take what the client sent: 1, 0 when it has finished sending (its
+ * requests still get their replies), -1 when the connection failed */
+static int
 client_read(struct loop *l, struct client *c)
 {
 	for (;;) {
@@ -118,10 +120,10 @@ client_read(struct loop *l, struct client *c)
 			resp_error(&c->out, "ERR Protocol error: query buffer limit reached");
 			c->closing = true;
 			c->in.len = 0;
-			return true;
+			return 1;
 		}
 		if (buf_reserve(&c->in, READ_CHUNK) != 0)
-			return false;
+			return -1;
 		ssize_t n = read(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len);
 		if (n > 0) {
 			c->in.len += (size_t)n;
@@ -129,7 +131,9 @@ client_read(struct loop *l, struct client *c)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		if (n == 0)
+			return 0;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
 	}
 }
 
@@ -155,8 +159,9 @@ client_write(struct loop *l, struct client *c)
 			buf_free(&c->out);              /* a big reply's memory goes back */
 	}
 	bool want = c->sent < c->out.len;
-	if (want != c->want_out) {
-		struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
+	if (want != c->want_out || c->eof) {
+		struct epoll_event ev = { .events = (c->eof ? 0 : EPOLLIN) | (want ? EPOLLOUT : 0),
+			.data.ptr = c };
 		epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev);
 		c->want_out = want;
 	}
@@ -312,8 +317,11 @@ turn(struct loop *l, struct epoll_event *ev, int n, bool *stop)
 				*stop = true;
 		} else {
 			struct client *c = p;
-			if ((ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client_read(l, c))
-				c->dead = true;
+			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+				int got = client_read(l, c);
+				c->dead |= got < 0;
+				c->eof |= got == 0;          /* replies first, then close */
+			}
 			mark_ready(l, c);
 		}
 	}
@@ -328,7 +336,7 @@ turn(struct loop *l, struct epoll_event *ev, int n, bool *stop)
 		c->ready = false;
 		if (!c->dead && !client_write(l, c))
 			c->dead = true;
-		if (c->dead || (c->closing && c->sent == c->out.len))
+		if (c->dead || ((c->closing || c->eof) && c->sent == c->out.len))
 			client_close(l, c);
 	}
 }
