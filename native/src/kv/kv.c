@@ -167,8 +167,8 @@ lock_file(const char *path, int flags, unsigned mode, bool *created)
 		int err = errno;
 		close(fd);
 		if (err == EWOULDBLOCK)
-			errmsg_set(err, "pmalloc_kv_open: %s is open %sby another handle", path,
-					rdonly ? "for writing " : "");
+			errmsg_set(err, "pmalloc_kv_open: the store is locked: another process "
+					"or handle has it open%s", rdonly ? " for writing" : "");
 		else
 			errmsg_set_sys(err, "pmalloc_kv_open: lock %s", path);
 		return -1;
