@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "libpmemobj.h"
-#include "server/server.h"
+#include "server/db.h"
+#include "server/resp.h"
 
 struct kv_entry *
 db_find(struct server *s, const char *key, size_t klen)
