@@ -124,9 +124,12 @@ client_read(struct loop *l, struct client *c)
 		}
 		if (buf_reserve(&c->in, READ_CHUNK) != 0)
 			return -1;
-		ssize_t n = read(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len);
+		size_t room = c->in.cap - c->in.len;
+		ssize_t n = read(c->fd, c->in.p + c->in.len, room);
 		if (n > 0) {
 			c->in.len += (size_t)n;
+			if ((size_t)n < room)
+				return 1;                   /* all there was: epoll says when more comes */
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
