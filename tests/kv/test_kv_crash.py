@@ -179,8 +179,9 @@ def typed_plan(seed: int) -> list[tuple[bytes, ...]]:
             if shrink or rng.random() < 0.3:
                 ops.append((rng.choice([b"LPOP", b"RPOP"]), key))
             else:
-                ops.append((rng.choice([b"LPUSH", b"RPUSH"]), key,
-                            *[rng.randbytes(rng.choice([0, 5, 40])) for _ in range(rng.randint(1, 3))]))
+                values = [rng.randbytes(rng.choice([0, 5, 40]))
+                          for _ in range(rng.randint(1, 3))]
+                ops.append((rng.choice([b"LPUSH", b"RPUSH"]), key, *values))
         elif r < 0.6:
             key, m = b"set%d" % k, b"m%02d" % rng.randrange(60)
             ops.append((b"SREM" if shrink and rng.random() < 0.9 else b"SADD", key, m))

@@ -96,10 +96,10 @@ cmd_scan(struct server *s, const struct req *r, struct buf *out)
 	for (size_t i = 2; i < r->argc; i += 2) {
 		if (i + 1 >= r->argc)
 			return resp_error(out, "ERR syntax error") ? -1 : 0;
-		if (arg_is(A(i), "match")) {
+		if (resp_arg_is(A(i), "match")) {
 			g.pat = r->argv[i + 1];
 			g.patlen = r->argl[i + 1];
-		} else if (arg_is(A(i), "count")) {
+		} else if (resp_arg_is(A(i), "count")) {
 			if (!resp_int64(A(i + 1), &count))
 				return resp_error(out, "ERR value is not an integer or out of range")
 					? -1 : 0;
@@ -211,7 +211,7 @@ cmd_dbsize(struct server *s, const struct req *r, struct buf *out)
 int
 cmd_flushdb(struct server *s, const struct req *r, struct buf *out)
 {
-	if (r->argc > 2 || (r->argc == 2 && !arg_is(A(1), "sync") && !arg_is(A(1), "async")))
+	if (r->argc > 2 || (r->argc == 2 && !resp_arg_is(A(1), "sync") && !resp_arg_is(A(1), "async")))
 		return resp_error(out, "ERR syntax error") ? -1 : 0;
 	return db_flush(s) ? -1 : resp_simple(out, "OK");
 }

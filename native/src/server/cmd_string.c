@@ -46,17 +46,17 @@ cmd_set(struct server *s, const struct req *r, struct buf *out)
 		const char *a = r->argv[i];
 		size_t n = r->argl[i];
 		bool more = i + 1 < r->argc;
-		if (arg_is(a, n, "nx") && !xx) {
+		if (resp_arg_is(a, n, "nx") && !xx) {
 			nx = true;
-		} else if (arg_is(a, n, "xx") && !nx) {
+		} else if (resp_arg_is(a, n, "xx") && !nx) {
 			xx = true;
-		} else if (arg_is(a, n, "get")) {
+		} else if (resp_arg_is(a, n, "get")) {
 			get = true;
-		} else if (arg_is(a, n, "keepttl") && !deadline) {
+		} else if (resp_arg_is(a, n, "keepttl") && !deadline) {
 			keepttl = true;
-		} else if ((arg_is(a, n, "ex") || arg_is(a, n, "px")) && more && !deadline &&
+		} else if ((resp_arg_is(a, n, "ex") || resp_arg_is(a, n, "px")) && more && !deadline &&
 				!keepttl) {
-			if (!expire_arg(s, A(i + 1), arg_is(a, n, "ex") ? 1000 : 1, &deadline, out,
+			if (!expire_arg(s, A(i + 1), resp_arg_is(a, n, "ex") ? 1000 : 1, &deadline, out,
 					"set"))
 				return 0;
 			i++;

@@ -149,6 +149,18 @@ resp_req_free(struct req *r)
 	*r = (struct req){ 0, NULL, NULL, 0 };
 }
 
+bool
+resp_arg_is(const char *p, size_t n, const char *word)
+{
+	size_t i = 0;
+	for (; i < n && word[i]; i++) {
+		char c = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+		if (c != word[i])
+			return false;
+	}
+	return i == n && word[i] == 0;
+}
+
 /* ---- replies ---------------------------------------------------------------- */
 
 int

@@ -37,6 +37,9 @@ void resp_req_free(struct req *r);
  * zeros, within int64); false if it is not one. */
 bool resp_int64(const char *p, size_t n, int64_t *out);
 
+/* Whether an argument equals a lower-case word, in any case. */
+bool resp_arg_is(const char *p, size_t n, const char *word);
+
 /* Replies, in RESP3's types when b->resp3; each returns 0 or -1 (out of memory). */
 int resp_simple(struct buf *b, const char *text);
 int resp_error(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

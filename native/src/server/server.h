@@ -35,7 +35,7 @@ void exec_store_error(struct buf *out, int err);
 /* Unix time in milliseconds (the clock of deadlines). */
 int64_t exec_now_ms(void);
 
-/* ---- commands (cmd_*.c) --------------------------------------------------------- */
+/* ---- commands (cmd.c: the table; cmd_*.c) --------------------------------------------------------- */
 
 struct command {
 	const char *name;         /* lower case */
@@ -50,9 +50,6 @@ const struct command *command_find(const char *name, size_t len);
 /* The number of commands (COMMAND COUNT) and the i-th (COMMAND). */
 size_t command_count(void);
 const struct command *command_at(size_t i);
-
-/* Whether an argument equals a lower-case word, in any case. */
-bool arg_is(const char *p, size_t n, const char *word);
 
 int cmd_get(struct server *, const struct req *, struct buf *);
 int cmd_set(struct server *, const struct req *, struct buf *);
