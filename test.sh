@@ -102,7 +102,7 @@ if [ ${#others[@]} -gt 0 ]; then
         (
             mkdir "$tree/$v" && tar -xf "$tree/src.tar" -C "$tree/$v"
             "$(find_python "$v")" -m venv ".venv-$v"
-            ".venv-$v/bin/python" -m pip install -q cffi pytest pytest-benchmark hypothesis numpy
+            ".venv-$v/bin/python" -m pip install -q cffi pytest pytest-benchmark hypothesis numpy redis
             ".venv-$v/bin/python" -m pip install -q --force-reinstall --no-deps "$tree/$v"
         ) > "$tree/$v.log" 2>&1 &
         pids+=($!)
