@@ -740,11 +740,6 @@ def obj_objects(pop: Handle) -> list[tuple[int, int]]:
     return out
 
 
-_tx_enter = lib.pmalloc_tx_enter
-_tx_leave = lib.pmalloc_tx_leave
-_tx_add_addr = lib.pmalloc_tx_add_addr
-
-
 def tx_hot_path() -> tuple[int, int, int, int]:
     """The addresses of pmalloc_tx_enter, pmalloc_tx_leave, pmalloc_tx_add_addr and
     pmalloc_errormsg, for pmalloc._tx (the C half of pmalloc.obj.Transaction)."""
@@ -754,20 +749,6 @@ def tx_hot_path() -> tuple[int, int, int, int]:
 
 def handle_address(h: Handle) -> int:
     return int(_cast("uintptr_t", h))
-
-
-def tx_enter(pop: Handle) -> None:
-    """Begin a transaction, or a nested level of the running one."""
-    if _tx_enter(pop):
-        raise last_error()
-
-
-def tx_leave(abort: bool) -> None:
-    """End the innermost level: commit it, or (abort) roll it back; raises when the
-    transaction aborted and abort was not asked."""
-    err = _tx_leave(abort)
-    if err and not abort:
-        raise error_from_errno(err, f"the transaction aborted: {_text(lib.pmalloc_errormsg())}")
 
 
 def obj_types(pop: Handle) -> list[tuple[int, int, int]]:
@@ -796,11 +777,6 @@ def buffer_span(buf: Any) -> tuple[int, int]:
     """(address, length in bytes) of any buffer-protocol object."""
     with ffi.from_buffer(buf) as c:
         return int(ffi.cast("uintptr_t", c)), len(c)
-
-
-def tx_add(address: int, size: int) -> None:
-    if _tx_add_addr(address, size):
-        raise last_error()
 
 
 def tx_alloc(size: int, type_num: int, zero: bool) -> tuple[int, int]:
