@@ -502,7 +502,7 @@ pmalloc_obj_types(PMEMobjpool *pop, struct pmalloc_obj_type *out, size_t n)
 			tab[k++] = tab[i];
 	if (k)
 		qsort(tab, k, sizeof(*tab), by_type_num);
-	if (n)
+	if (n && k)
 		memcpy(out, tab, MIN(n, k) * sizeof(*tab));
 	free(tab);
 	return (ssize_t)k;
