@@ -42,13 +42,32 @@ exec_request(struct server *s, const struct req *r, struct buf *out, bool *quit)
 	return cmd->fn(s, r, out);
 }
 
-void
-exec_store_error(struct buf *out, int err)
+/* store_error -- the reply for a request the store could not carry out */
+static void
+store_error(struct buf *out, int err)
 {
 	if (err == ENOMEM)
 		resp_error(out, "OOM command not allowed: the pool is full");
 	else
 		resp_error(out, "ERR the store failed: %s", errmsg_get());
+}
+
+void
+exec_alone(struct server *s, const struct req *r, struct buf *out, bool *quit)
+{
+	size_t mark = out->len;
+	int err = pmemobj_tx_begin(s->kv->pop, NULL, TX_PARAM_NONE);
+	if (!err && exec_request(s, r, out, quit) != 0)
+		err = errno ? errno : EIO;
+	if (err)
+		pmemobj_tx_abort(err);
+	else
+		pmemobj_tx_commit();
+	int end = pmemobj_tx_end();
+	if (err || end) {
+		out->len = mark;
+		store_error(out, err ? err : end);
+	}
 }
 
 int64_t
@@ -71,18 +90,7 @@ pmalloc_kv_command(PMALLOC_KV *kv, size_t argc, const char *const *argv, const s
 	struct req r = { .argc = argc, .argv = (const char **)argv, .argl = (size_t *)argl };
 	struct buf out = { NULL, 0, 0, false };
 	bool quit = false;
-	int err = pmemobj_tx_begin(kv->pop, NULL, TX_PARAM_NONE);
-	if (!err && exec_request(&s, &r, &out, &quit) != 0)
-		err = errno ? errno : EIO;
-	if (err)
-		pmemobj_tx_abort(err);
-	else
-		pmemobj_tx_commit();
-	int end = pmemobj_tx_end();
-	if (err || end) {
-		out.len = 0;
-		exec_store_error(&out, err ? err : end);
-	}
+	exec_alone(&s, &r, &out, &quit);
 	kv->shape++;                       /* a command may add or remove keys */
 	if (buf_put(&out, "", 1) != 0) {   /* a terminating NUL, not counted */
 		buf_free(&out);

@@ -207,26 +207,13 @@ next_request(struct loop *l, struct client *c, size_t *used)
 static void
 fallback(struct loop *l)
 {
-	PMEMobjpool *pop = l->s.kv->pop;
 	for (struct client *c = l->ready; c; c = c->next) {
 		c->out.len = c->mark;
 		c->parsed = 0;
 		c->closing = false;
 		size_t used;
 		while (!c->closing && next_request(l, c, &used) == 1) {
-			size_t mark = c->out.len;
-			int err = pmemobj_tx_begin(pop, NULL, TX_PARAM_NONE);
-			if (!err && run(l, c, &l->req) != 0)
-				err = errno ? errno : EIO;
-			if (err)
-				pmemobj_tx_abort(err);
-			else
-				pmemobj_tx_commit();
-			int end = pmemobj_tx_end();
-			if (err || end) {
-				c->out.len = mark;
-				exec_store_error(&c->out, err ? err : end);
-			}
+			exec_alone(&l->s, &l->req, &c->out, &c->closing);
 			c->parsed += used;
 		}
 	}

@@ -29,8 +29,9 @@ typedef int (*cmd_fn)(struct server *s, const struct req *r, struct buf *out);
  * the store failed (errno), the reply then unfinished. */
 int exec_request(struct server *s, const struct req *r, struct buf *out, bool *quit);
 
-/* The reply for a request the store could not carry out (err: its errno). */
-void exec_store_error(struct buf *out, int err);
+/* Run request r in a transaction of its own: all or nothing, its reply (or, when the
+ * store failed, the error reply instead) into out. */
+void exec_alone(struct server *s, const struct req *r, struct buf *out, bool *quit);
 
 /* Unix time in milliseconds (the clock of deadlines). */
 int64_t exec_now_ms(void);
