@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -69,6 +70,36 @@ def models(ops: list[Op]) -> list[dict[bytes, bytes]]:
     return out
 
 
+class Images:
+    """The crash images the simulator hands the check, kept for after the workload: each
+    once (as the pages in which it differs from the initial image), with the states a
+    crash there may leave (step[0] is the step in progress, 1-based; past the last: done)."""
+
+    def __init__(self, initial: bytes, step: list[int], nops: int) -> None:
+        self.initial, self.step, self.nops = initial, step, nops
+        self.kept: dict[bytes, tuple[set[int], dict[int, bytes]]] = {}
+
+    def check(self, m: Any) -> None:
+        with memoryview(m) as v:
+            raw = v.tobytes()
+        digest = hashlib.sha256(raw).digest()
+        i = self.step[0]
+        allowed = {self.nops} if i > self.nops else {i - 1, i} - {-1}
+        if digest in self.kept:
+            self.kept[digest][0].update(allowed)
+        else:
+            self.kept[digest] = (set(allowed), {
+                p: raw[p:p + PAGE] for p in range(0, SIZE, PAGE)
+                if raw[p:p + PAGE] != self.initial[p:p + PAGE]})
+
+    def each(self) -> Iterator[tuple[set[int], bytes]]:
+        for allowed, pages in self.kept.values():
+            image = bytearray(self.initial)
+            for p, data in pages.items():
+                image[p:p + PAGE] = data
+            yield allowed, bytes(image)
+
+
 def contents(image: bytes) -> dict[bytes, bytes]:
     """What the store in image holds after recovery, its heap checked for leaks."""
     with sim.Sim(SIZE, image) as s:
@@ -95,7 +126,7 @@ def test_crash_at_every_drain_is_all_or_nothing(seed: int) -> None:
     assert max(len(m) for m in states) > 64 and len(states[-1]) < 8, "the plan must resize"
     step = [0]
     initial = formatted()
-    images: dict[bytes, tuple[set[int], dict[int, bytes]]] = {}
+    images = Images(initial, step, len(ops))
 
     def workload(m: Any) -> None:
         step[0] = 0
@@ -111,26 +142,13 @@ def test_crash_at_every_drain_is_all_or_nothing(seed: int) -> None:
         finally:
             db.close()
 
-    def check(m: Any) -> None:
-        with memoryview(m) as v:
-            raw = v.tobytes()
-        digest = hashlib.sha256(raw).digest()
-        i = step[0]
-        allowed = {len(ops)} if i > len(ops) else {i - 1, i} - {-1}
-        if digest in images:
-            images[digest][0].update(allowed)
-        else:
-            images[digest] = (set(allowed), {p: raw[p:p + PAGE] for p in range(0, SIZE, PAGE)
-                                             if raw[p:p + PAGE] != initial[p:p + PAGE]})
+    check = images.check
 
     report = sim.run(workload, check, SIZE, initial=initial, seed=seed, max_points=1000,
                      max_states=6)
     assert report.points > 2 * len(ops), report
-    for allowed, pages in images.values():
-        image = bytearray(initial)
-        for p, data in pages.items():
-            image[p:p + PAGE] = data
-        seen = contents(bytes(image))
+    for allowed, image in images.each():
+        seen = contents(image)
         matches = [i for i in sorted(allowed) if states[i] == seen]
         if not matches:
             i = max(allowed)
@@ -267,7 +285,7 @@ def test_crash_in_list_set_hash_commands_is_all_or_nothing() -> None:
         "the plan must grow a set's and a hash's table"
     step = [0]
     initial = formatted()
-    images: dict[bytes, tuple[set[int], dict[int, bytes]]] = {}
+    images = Images(initial, step, len(ops))
 
     def workload(m: Any) -> None:
         step[0] = 0
@@ -280,24 +298,11 @@ def test_crash_in_list_set_hash_commands_is_all_or_nothing() -> None:
         finally:
             db.close()
 
-    def check(m: Any) -> None:
-        with memoryview(m) as v:
-            raw = v.tobytes()
-        digest = hashlib.sha256(raw).digest()
-        i = step[0]
-        allowed = {len(ops)} if i > len(ops) else {i - 1, i} - {-1}
-        if digest in images:
-            images[digest][0].update(allowed)
-        else:
-            images[digest] = (set(allowed), {p: raw[p:p + PAGE] for p in range(0, SIZE, PAGE)
-                                             if raw[p:p + PAGE] != initial[p:p + PAGE]})
+    check = images.check
 
     sim.run(workload, check, SIZE, initial=initial, seed=7, max_points=800, max_states=4)
-    for allowed, pages in images.values():
-        image = bytearray(initial)
-        for p, data in pages.items():
-            image[p:p + PAGE] = data
-        with sim.Sim(SIZE, bytes(image)) as s:
+    for allowed, image in images.each():
+        with sim.Sim(SIZE, image) as s:
             db = KV._map(s.mapping.address, SIZE, False)
             try:
                 seen = dump(db)
